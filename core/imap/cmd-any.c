@@ -1,0 +1,91 @@
+/*
+ * Commands valid in every state: CAPABILITY, NOOP, LOGOUT (RFC 3501 6.1), and ID
+ * (RFC 2971); plus ENABLE (RFC 5161), valid once logged in.
+ */
+#include "imap/commands.h"
+
+#include <string.h>
+
+void session_write_capabilities(struct session *s)
+{
+	bool authed = s->state != IMAP_STATE_NOT_AUTH;
+	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+	if (authed)
+		return;
+	if (s->tls_state == SESSION_TLS_OFF && s->tls != NULL &&
+	    s->listener->tls == LISTENER_TLS_STARTTLS)
+		session_printf(s, " STARTTLS");
+	bool plaintext = session_plaintext_allowed(s);
+	if (!plaintext)
+		session_printf(s, " LOGINDISABLED");
+	cmd_write_auth_mechanisms(s, plaintext);
+}
+
+void cmd_capability(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	session_write(s, "* CAPABILITY ", 13);
+	session_write_capabilities(s);
+	session_write(s, "\r\n", 2);
+	session_tagged(s, cmd->tag, "OK", NULL, "Capability completed.");
+}
+
+void cmd_noop(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	session_tagged(s, cmd->tag, "OK", NULL, "NOOP completed.");
+}
+
+void cmd_logout(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	session_write(s, "* BYE Logging out.\r\n", 20);
+	session_tagged(s, cmd->tag, "OK", NULL, "Logout completed.");
+	s->state = IMAP_STATE_LOGOUT;
+	s->close_reason = "logout";
+	s->closing = true;
+}
+
+/* ID takes NIL or a list of up to 30 field/value pairs of strings (RFC 2971 3.3). */
+void cmd_id(struct session *s, const struct imap_command *cmd)
+{
+	const struct imap_arg *a = cmd->count == 1 ? &cmd->args[0] : NULL;
+	bool ok = a != NULL && (imap_arg_is_nil(a) || a->type == IMAP_ARG_LIST);
+	if (ok && a->type == IMAP_ARG_LIST) {
+		ok = a->count % 2 == 0 && a->count <= 60;
+		for (size_t i = 0; ok && i < a->count; i++)
+			ok = imap_arg_is_string(&a->list[i]) || (i % 2 == 1 && imap_arg_is_nil(&a->list[i]));
+	}
+	if (!ok) {
+		cmd_bad_arguments(s, cmd, "NIL or (\"field\" \"value\" ...)");
+		return;
+	}
+	session_printf(s, "* ID (\"name\" \"Sluice\" \"version\" \"%s\")\r\n", SLUICE_VERSION);
+	session_tagged(s, cmd->tag, "OK", NULL, "ID completed.");
+}
+
+/* No extension can be enabled yet; RFC 5161 says unknown ones are ignored. */
+void cmd_enable(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count == 0) {
+		cmd_bad_arguments(s, cmd, "capability ...");
+		return;
+	}
+	for (size_t i = 0; i < cmd->count; i++) {
+		if (cmd->args[i].type != IMAP_ARG_ATOM) {
+			cmd_bad_arguments(s, cmd, "capability ...");
+			return;
+		}
+	}
+	session_write(s, "* ENABLED\r\n", 11);
+	session_tagged(s, cmd->tag, "OK", NULL, "Enabled.");
+}

@@ -1,0 +1,37 @@
+/*
+ * The command table and the handlers of each command family. Each family lives in
+ * its own cmd-<family>.c file; this header lists their entry points so that the
+ * dispatcher can check the session state once, for every command, in one place.
+ */
+#ifndef SLUICE_COMMANDS_H
+#define SLUICE_COMMANDS_H
+
+#include "imap/parser.h"
+#include "imap/session.h"
+
+typedef void imap_command_fn(struct session *s, const struct imap_command *cmd);
+
+struct imap_command_def {
+	const char *name;
+	unsigned states; /* enum imap_state bits in which the command is valid */
+	imap_command_fn *run;
+};
+
+/** Runs @p cmd (state checks, policy hooks, the handler). */
+void commands_dispatch(struct session *s, const struct imap_command *cmd);
+
+/* cmd-any.c */
+imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
+/* cmd-auth.c */
+imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
+void cmd_authenticate_continue(struct session *s, const char *line, size_t len);
+void cmd_authenticate_abort(struct session *s, const char *why);
+void cmd_authenticate_free(struct session *s);
+
+/** Appends " AUTH=<mech>" for each SASL mechanism usable now. */
+void cmd_write_auth_mechanisms(struct session *s, bool plaintext_allowed);
+
+/** Writes "TAG BAD text" for a command whose arguments do not fit its grammar. */
+void cmd_bad_arguments(struct session *s, const struct imap_command *cmd, const char *usage);
+
+#endif

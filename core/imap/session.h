@@ -1,0 +1,119 @@
+/*
+ * An IMAP session: one client connection and its protocol state.
+ *
+ * A session never owns a thread. The event loop or a timer schedules it, a worker runs
+ * it until it must wait (for input, for room to write, for a delay to pass), and it is
+ * then parked: its socket is re-armed in epoll or a timer is set, and the worker moves
+ * on. Only one worker runs a session at a time (see session_schedule).
+ */
+#ifndef SLUICE_SESSION_H
+#define SLUICE_SESSION_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <openssl/ssl.h>
+#include <sluice/passdb.h>
+
+#include "conf/server-conf.h"
+#include "imap/parser.h"
+#include "net/event.h"
+#include "net/tls.h"
+#include "util/buffer.h"
+#include "util/pool.h"
+
+enum imap_state {
+	IMAP_STATE_NOT_AUTH = 1 << 0,
+	IMAP_STATE_AUTH = 1 << 1,
+	IMAP_STATE_SELECTED = 1 << 2,
+	IMAP_STATE_LOGOUT = 1 << 3,
+};
+#define IMAP_STATE_ANY (IMAP_STATE_NOT_AUTH | IMAP_STATE_AUTH | IMAP_STATE_SELECTED)
+
+/* Why a session was scheduled. */
+enum {
+	SESSION_EV_START = 1 << 0,
+	SESSION_EV_IO = 1 << 1,
+	SESSION_EV_IDLE_TIMER = 1 << 2,
+	SESSION_EV_DELAY_DONE = 1 << 3,
+	SESSION_EV_SHUTDOWN = 1 << 4,
+	SESSION_EV_CONTINUE = 1 << 5,
+};
+
+enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
+
+struct sasl_exchange;
+
+struct session {
+	struct ev_source src; /* src.fd is the client socket */
+	struct ev_job job;
+	struct ev_timer idle_timer;
+	struct ev_timer delay_timer;
+
+	pthread_mutex_t lock; /* guards the scheduling fields below */
+	unsigned pending;
+	bool queued, running, closed;
+
+	struct session *reg_next, *reg_prev; /* server registry */
+	struct session *grave_next;
+
+	uint64_t id;
+	struct sockaddr_storage remote, local;
+	char remote_ip[64];
+	bool loopback;
+	const struct listener_conf *listener;
+	struct server_conf *conf; /* reference: the configuration this session started with */
+	struct sluice_peer peer;
+
+	struct tls_set *tls;
+	SSL *ssl;
+	enum session_tls tls_state;
+	bool starttls_pending; /* STARTTLS answered: begin the handshake once output is flushed */
+
+	struct imap_parser *parser;
+	struct buf in, out;
+	enum imap_state state;
+	char *user;
+
+	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
+
+	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
+	bool closing;     /* close once the output is flushed */
+	uint32_t want;    /* epoll bits to re-arm with when the run ends */
+
+	uint64_t connected_ms, last_activity_ms;
+	uint64_t bytes_in, bytes_out;
+	const char *close_reason;
+};
+
+/** Creates a session for an accepted socket (loop thread) and schedules its start. */
+void session_accept(int fd, const struct sockaddr_storage *remote, const struct sockaddr_storage *local,
+		    const struct listener_conf *listener);
+/** Asks for the session to be run by a worker with the reasons in @p events. Any thread. */
+void session_schedule(struct session *s, unsigned events);
+/** Schedules every live session with SESSION_EV_SHUTDOWN; returns how many were live. */
+size_t session_shutdown_all(void);
+size_t session_live_count(void);
+/** Frees sessions closed before the previous batch (loop thread only). */
+void session_reap(void);
+
+/* Output helpers for command handlers. */
+void session_write(struct session *s, const char *data, size_t len);
+void session_printf(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Writes "TAG STATUS [CODE] text\r\n"; @p code may be NULL. */
+void session_tagged(struct session *s, const char *tag, const char *status, const char *code,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/** Delays everything the session sends next by @p ms, holding no thread. */
+void session_hold_output(struct session *s, uint64_t ms);
+/** True when LOGIN and plaintext SASL mechanisms are allowed on this connection now. */
+bool session_plaintext_allowed(const struct session *s);
+/** Writes the capability list for the session's current state (no "* CAPABILITY" prefix). */
+void session_write_capabilities(struct session *s);
+/** Switches to the authenticated state as @p user; sets parser limits and log context. */
+void session_logged_in(struct session *s, const char *user);
+void session_update_log_context(struct session *s);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * The policy chain (see policy.h and include/sluice/policy.h). Modules are asked in
+ * configuration order; SLUICE_DECLINED passes to the next, SLUICE_OK stops the chain
+ * admitting, and a negative answer stops it refusing.
+ */
+#include "policy/policy.h"
+
+#include "imap/session.h"
+#include "server.h"
+#include "util/log.h"
+
+static void policy_conn(const struct session *s, struct sluice_policy_conn *pc)
+{
+	pc->id = s->id;
+	pc->peer = &s->peer;
+	pc->user = s->user;
+	pc->connected_ms = s->connected_ms;
+}
+
+static const struct sluice_policy_ops *policy_ops(size_t i)
+{
+	return server.policies[i]->desc->ops;
+}
+
+/* Common ending of a refusal: make sure the client gets a sentence, log who refused. */
+static int policy_refused(size_t i, int r, const char *event, struct sluice_error *err)
+{
+	if (err->msg[0] == '\0')
+		sluice_error_set(err, r, err->resp_code, "Refused by the server's policy.");
+	if (err->code == 0)
+		err->code = r;
+	log_info("%s refused by policy %s: %s", event, server.policies[i]->name, err->msg);
+	return r;
+}
+
+int policy_connect(struct session *s, struct sluice_error *err)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++) {
+		if (policy_ops(i)->connect == NULL)
+			continue;
+		int r = policy_ops(i)->connect(server.policies[i]->modctx, &pc, err);
+		if (r == SLUICE_OK)
+			return 0;
+		if (r < 0)
+			return policy_refused(i, r, "connection", err);
+	}
+	return 0;
+}
+
+int policy_auth_result(struct session *s, const char *user, bool success, uint64_t *delay_ms_r,
+		       struct sluice_error *err)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++) {
+		if (policy_ops(i)->auth_result == NULL)
+			continue;
+		uint64_t delay = 0;
+		int r = policy_ops(i)->auth_result(server.policies[i]->modctx, &pc, user, success, &delay, err);
+		if (delay > *delay_ms_r)
+			*delay_ms_r = delay;
+		if (r < 0)
+			return policy_refused(i, r, "authentication", err);
+	}
+	return 0;
+}
+
+int policy_login(struct session *s, struct sluice_error *err)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++) {
+		if (policy_ops(i)->login == NULL)
+			continue;
+		int r = policy_ops(i)->login(server.policies[i]->modctx, &pc, err);
+		if (r == SLUICE_OK)
+			return 0;
+		if (r < 0)
+			return policy_refused(i, r, "login", err);
+	}
+	return 0;
+}
+
+int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, struct sluice_error *err)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++) {
+		if (policy_ops(i)->command_begin == NULL)
+			continue;
+		int r = policy_ops(i)->command_begin(server.policies[i]->modctx, &pc, cmd, err);
+		if (r == SLUICE_OK)
+			return 0;
+		if (r < 0)
+			return policy_refused(i, r, "command", err);
+	}
+	return 0;
+}
+
+void policy_command_end(struct session *s, const struct sluice_policy_command *cmd)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++)
+		if (policy_ops(i)->command_end != NULL)
+			policy_ops(i)->command_end(server.policies[i]->modctx, &pc, cmd);
+}
+
+void policy_disconnect(struct session *s)
+{
+	struct sluice_policy_conn pc;
+	policy_conn(s, &pc);
+	for (size_t i = 0; i < server.policy_count; i++)
+		if (policy_ops(i)->disconnect != NULL)
+			policy_ops(i)->disconnect(server.policies[i]->modctx, &pc);
+}

@@ -1,0 +1,22 @@
+/*
+ * Calls into the policy module chain at the fixed points of a session's life. Each
+ * function returns 0 when the event is admitted and a negative code with err filled
+ * (response code and a sentence for the client) when a module refused it; the refusal
+ * is logged here with the module's name.
+ */
+#ifndef SLUICE_POLICY_CHAIN_H
+#define SLUICE_POLICY_CHAIN_H
+
+#include <sluice/policy.h>
+
+struct session;
+
+int policy_connect(struct session *s, struct sluice_error *err);
+int policy_auth_result(struct session *s, const char *user, bool success, uint64_t *delay_ms_r,
+		       struct sluice_error *err);
+int policy_login(struct session *s, struct sluice_error *err);
+int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, struct sluice_error *err);
+void policy_command_end(struct session *s, const struct sluice_policy_command *cmd);
+void policy_disconnect(struct session *s);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Policy modules (kind SLUICE_KIND_POLICY, block keyword `policy`): connection limits,
+ * login limits, command throttles and anything else that admits or refuses.
+ *
+ * The core calls the policy modules in the order modules.conf lists them, at fixed
+ * points of a connection's life. Each hook answers:
+ *   SLUICE_DECLINED   no opinion, ask the next module (the usual answer);
+ *   SLUICE_OK         admitted: the remaining modules are not asked for this event;
+ *   SLUICE_E_REFUSED  refused: err->resp_code and err->msg become the client's answer
+ *                     (for connect, "* BYE [code] msg" and the connection closes; for login,
+ *                     "tag NO [code] msg"; for a command, "tag NO [code] msg").
+ * Every hook may be NULL. The first refusal wins and is logged by the core together with
+ * the module's name.
+ */
+#ifndef SLUICE_POLICY_H
+#define SLUICE_POLICY_H
+
+#include "passdb.h"
+
+/** One client connection, as policy modules see it. Borrowed for the call. */
+struct sluice_policy_conn {
+	uint64_t id;                    /**< unique for the life of the server process */
+	const struct sluice_peer *peer; /**< addresses and TLS state */
+	const char *user;               /**< canonical user once logged in, else NULL */
+	uint64_t connected_ms;          /**< host->now_ms() when the connection was accepted */
+};
+
+/** One tagged command. Borrowed for the call. */
+struct sluice_policy_command {
+	const char *tag;
+	const char *name;    /**< upper case; for UID commands "UID FETCH", "UID SEARCH", ... */
+	const char *mailbox; /**< the selected mailbox, or NULL */
+};
+
+struct sluice_policy_ops {
+	uint32_t size; /**< sizeof(struct sluice_policy_ops) as compiled into the module */
+
+	/** @brief A client connected (before the greeting). Worker thread. */
+	int (*connect)(void *modctx, const struct sluice_policy_conn *conn, struct sluice_error *err);
+
+	/**
+	 * @brief An authentication attempt ended (LOGIN or AUTHENTICATE).
+	 * @param[in]  user       the name the client tried (never the password)
+	 * @param[in]  success    whether the credentials were right
+	 * @param[out] delay_ms_r the module may raise it to delay the answer; the core waits
+	 *                        the largest delay any module asked for, holding no thread
+	 * @return SLUICE_DECLINED, or SLUICE_E_REFUSED to drop the connection with err's text
+	 *         (after too many failures, for example). Worker thread.
+	 */
+	int (*auth_result)(void *modctx, const struct sluice_policy_conn *conn, const char *user,
+			   bool success, uint64_t *delay_ms_r, struct sluice_error *err);
+
+	/** @brief Credentials were right; conn->user is set. Refuse to deny the login. Worker thread. */
+	int (*login)(void *modctx, const struct sluice_policy_conn *conn, struct sluice_error *err);
+
+	/** @brief A command is about to run. Refuse to answer it with NO instead. Worker thread. */
+	int (*command_begin)(void *modctx, const struct sluice_policy_conn *conn,
+			     const struct sluice_policy_command *cmd, struct sluice_error *err);
+
+	/** @brief A command that command_begin admitted has been answered. Worker thread. */
+	void (*command_end)(void *modctx, const struct sluice_policy_conn *conn,
+			    const struct sluice_policy_command *cmd);
+
+	/** @brief The connection is gone (called once, also after a refused connect). */
+	void (*disconnect)(void *modctx, const struct sluice_policy_conn *conn);
+};
+
+#endif

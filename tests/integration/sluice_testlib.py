@@ -1,0 +1,385 @@
+"""Helpers for the integration suite: start a real sluiced, talk IMAP to it over sockets.
+
+The suite never mocks the server. `Server` writes a configuration into a temporary folder,
+starts `BUILD/sluiced -c sluiced.conf` with its stderr captured to `sluiced.log`, waits
+until every listener accepts, and stops it with SIGTERM. `Imap` is a raw line-level IMAP
+client (plain, implicit TLS or STARTTLS) with a deadline on every read, so a server that
+hangs makes a test fail in seconds instead of hanging the suite.
+"""
+
+import os
+import pathlib
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+READ_TIMEOUT = 5.0  # seconds any single expected answer may take
+STOP_TIMEOUT = 10.0  # seconds sluiced may take to exit after SIGTERM
+
+USERS = {"demo": "demo", "demo2": "demo"}
+
+
+def build_dir():
+    d = pathlib.Path(os.environ.get("SLUICE_BUILD_DIR", "build"))
+    return d if d.is_absolute() else REPO / d
+
+
+def free_port():
+    """A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def client_tls_context(cafile=None):
+    """TLS client context: unverified by default (self-signed test certificate)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def make_cert(folder, cn="localhost"):
+    """A self-signed P-256 certificate for localhost and 127.0.0.1: (cert_path, key_path)."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "3650", "-subj", f"/CN={cn}",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+        check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        timeout=30)
+    return cert, key
+
+
+def hash_password(user, password):
+    """One passwd-file line for user, hashed by the project's own build/sluice-passwd."""
+    tool = build_dir() / "sluice-passwd"
+    out = subprocess.run([str(tool), "-u", user], input=password + "\n", capture_output=True,
+                         text=True, timeout=30, check=True).stdout.strip()
+    line = out.splitlines()[-1]
+    assert line.startswith(user + ":{"), f"sluice-passwd printed an unexpected line: {out!r}"
+    return line
+
+
+class ServerExited(Exception):
+    pass
+
+
+class Server:
+    """One sluiced process with its own folder, configuration, ports and log."""
+
+    def __init__(self, folder, cert, key, passwd_lines, settings=None, modules_extra="",
+                 listeners=None, extra_conf=""):
+        self.dir = pathlib.Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.cert, self.key = pathlib.Path(cert), pathlib.Path(key)
+        self.conf_path = self.dir / "sluiced.conf"
+        self.modules_path = self.dir / "modules.conf"
+        self.passwd_path = self.dir / "passwd"
+        self.log_path = self.dir / "sluiced.log"
+        self.settings = {
+            "workers": "2",
+            "log_level": "info",
+            "module_path": str(build_dir() / "modules"),
+            "preauth_timeout": "2s",
+            "autologout": "30m",
+            "auth_failure_delay": "200ms",
+        }
+        self.settings.update(settings or {})
+        self.modules_extra = modules_extra
+        self.extra_conf = extra_conf
+        self.listeners = listeners  # None: one plain+STARTTLS and one implicit TLS listener
+        self.proc = None
+        self.returncode = None
+        self.passwd_path.write_text("".join(line + "\n" for line in passwd_lines))
+        self.plain_port = self.tls_port = None
+
+    # ---- configuration -------------------------------------------------------------
+    def write_config(self):
+        lines = [f"{k} = {v}" for k, v in self.settings.items() if v is not None]
+        if self.listeners is None:
+            self.plain_port, self.tls_port = free_port(), free_port()
+            listeners = [("imap", self.plain_port, "starttls"), ("imaps", self.tls_port, "implicit")]
+        else:
+            listeners = [(name, port or free_port(), tls) for name, port, tls in self.listeners]
+            self.plain_port = next((p for _, p, t in listeners if t != "implicit"), None)
+            self.tls_port = next((p for _, p, t in listeners if t == "implicit"), None)
+        self.ports = [p for _, p, _ in listeners]
+        for name, port, tls in listeners:
+            lines += [f"listener {name} {{", f"  address = {HOST}", f"  port = {port}",
+                      f"  tls = {tls}", "}"]
+        lines += ["tls {", f"  cert = {self.cert}", f"  key = {self.key}", "}"]
+        if self.extra_conf:
+            lines.append(self.extra_conf)
+        lines.append(f"include {self.modules_path}")
+        self.conf_path.write_text("\n".join(lines) + "\n")
+        self.modules_path.write_text(
+            "auth passwd-file {\n"
+            f"  path = {self.passwd_path}\n"
+            "}\n"
+            "auth sasl-plain {\n"
+            "}\n" + self.modules_extra)
+
+    # ---- process -------------------------------------------------------------------
+    def start(self):
+        for attempt in range(3):
+            self.write_config()
+            self._spawn()
+            try:
+                self._wait_accepting()
+                return self
+            except ServerExited:
+                if attempt < 2 and "in use" in self.log():
+                    continue  # lost a race for a port: pick new ones
+                raise AssertionError("sluiced exited during start-up (code "
+                                     f"{self.returncode}); log:\n{self.log_tail()}")
+        raise AssertionError("unreachable")
+
+    def _spawn(self):
+        binary = build_dir() / "sluiced"
+        logf = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen([str(binary), "-c", str(self.conf_path)],
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         cwd=self.dir)
+        finally:
+            logf.close()
+        self.returncode = None
+
+    def _wait_accepting(self, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        pending = list(self.ports)
+        while pending:
+            if self.proc.poll() is not None:
+                self.returncode = self.proc.returncode
+                raise ServerExited()
+            try:
+                with socket.create_connection((HOST, pending[0]), timeout=0.5):
+                    pass
+                pending.pop(0)
+                continue
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"sluiced did not accept on {pending} within {timeout}s;"
+                                     f" log:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=STOP_TIMEOUT):
+        """Wait for the process to exit; returns its exit code or None on timeout."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.returncode
+
+    def stop(self):
+        """SIGTERM, then insist on a clean exit (code 0) within STOP_TIMEOUT seconds."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            if self.wait_exit() is None:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+                raise AssertionError(f"sluiced did not exit within {STOP_TIMEOUT}s of SIGTERM;"
+                                     f" log:\n{self.log_tail()}")
+        self.returncode = self.proc.returncode
+        if self.returncode != 0:
+            raise AssertionError(f"sluiced exited with code {self.returncode};"
+                                 f" log:\n{self.log_tail()}")
+
+    def reload(self):
+        self.signal(signal.SIGHUP)
+
+    # ---- logs ----------------------------------------------------------------------
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, n=60):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def wait_for_log(self, *needles, timeout=READ_TIMEOUT, after=0):
+        """Wait until one log line (from byte offset `after`) holds every needle; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log()[after:].splitlines():
+                if all(n in line for n in needles):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {needles!r} within {timeout}s;"
+                                     f" log:\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    # ---- clients -------------------------------------------------------------------
+    def connect(self, tls=False, **kw):
+        return Imap(self.tls_port if tls else self.plain_port, tls=tls, **kw)
+
+    def login(self, user="demo", password="demo", tls=False):
+        c = self.connect(tls=tls)
+        r = c.cmd(f"LOGIN {user} {password}")
+        assert r.status == "OK", r
+        return c
+
+
+class Response:
+    """A command's answer: untagged lines, the tagged line and its status word."""
+
+    def __init__(self, tag, untagged, tagged):
+        self.tag, self.untagged, self.tagged = tag, untagged, tagged
+        parts = tagged.split(" ", 2)
+        self.status = parts[1] if len(parts) > 1 else ""
+        self.text = parts[2] if len(parts) > 2 else ""
+
+    def code(self):
+        """The response code atom ('AUTHENTICATIONFAILED'), or None."""
+        if self.text.startswith("["):
+            return self.text[1:self.text.index("]")].split(" ")[0]
+        return None
+
+    def __repr__(self):
+        return f"<{self.tag}: untagged={self.untagged!r} tagged={self.tagged!r}>"
+
+
+class Closed(Exception):
+    pass
+
+
+class Imap:
+    """A raw IMAP connection that reads CRLF lines with a deadline."""
+
+    def __init__(self, port, tls=False, host=HOST, timeout=READ_TIMEOUT, greeting=True,
+                 context=None, server_hostname="localhost"):
+        self.timeout = timeout
+        self.buf = b""
+        self.n = 0
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls:
+            ctx = context or client_tls_context()
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.greeting = self.readline() if greeting else None
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no complete line within the deadline; have {self.buf[:200]!r}")
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError(f"no complete line within the deadline; have {self.buf[:200]!r}")
+        except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+            chunk = b""
+        if not chunk:
+            raise Closed(f"connection closed; unread {self.buf[:200]!r}")
+        self.buf += chunk
+
+    def readline(self, timeout=None):
+        """Next line without its CRLF, decoded as UTF-8 (replacing errors)."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        while b"\r\n" not in self.buf:
+            self._fill(deadline)
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def read_until_tagged(self, tag, timeout=None):
+        untagged = []
+        while True:
+            line = self.readline(timeout)
+            if line.startswith(tag + " "):
+                return Response(tag, untagged, line)
+            untagged.append(line)
+
+    def next_tag(self):
+        self.n += 1
+        return f"a{self.n}"
+
+    def cmd(self, text, tag=None, timeout=None):
+        """Send `tag text` and read up to the tagged answer."""
+        tag = tag or self.next_tag()
+        self.send(f"{tag} {text}\r\n")
+        return self.read_until_tagged(tag, timeout)
+
+    def capabilities(self):
+        r = self.cmd("CAPABILITY")
+        assert r.status == "OK", r
+        caps = [line for line in r.untagged if line.startswith("* CAPABILITY ")]
+        assert len(caps) == 1, r
+        return set(caps[0].split()[2:])
+
+    def starttls(self, context=None):
+        """STARTTLS and handshake; the server must not send anything after its OK."""
+        r = self.cmd("STARTTLS")
+        assert r.status == "OK", r
+        self.tls_upgrade(context)
+        return r
+
+    def tls_upgrade(self, context=None):
+        assert self.buf == b"", f"server sent data in clear after STARTTLS's OK: {self.buf!r}"
+        ctx = context or client_tls_context()
+        self.sock.settimeout(self.timeout)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+
+    def wait_closed(self, timeout=None):
+        """Read (collecting lines) until the server closes; returns the lines it sent."""
+        deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
+        lines = []
+        while True:
+            try:
+                self._fill(deadline)
+            except Closed:
+                break
+            while b"\r\n" in self.buf:
+                line, self.buf = self.buf.split(b"\r\n", 1)
+                lines.append(line.decode("utf-8", "replace"))
+        if self.buf:
+            lines.append(self.buf.decode("utf-8", "replace"))
+            self.buf = b""
+        return lines
+
+
+def greeting_caps(greeting):
+    """Capability atoms from `* OK [CAPABILITY ...] text`."""
+    assert greeting.startswith("* OK [CAPABILITY "), greeting
+    return set(greeting[len("* OK [CAPABILITY "):greeting.index("]")].split())
+
+
+def code_caps(resp):
+    """Capability atoms from a tagged `OK [CAPABILITY ...] text`."""
+    assert resp.text.startswith("[CAPABILITY "), resp
+    return set(resp.text[len("[CAPABILITY "):resp.text.index("]")].split())

@@ -1,0 +1,159 @@
+/* Unit tests for core/util: byte buffers, base64 and memory pools. */
+#include <CUnit/CUnit.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "util/base64.h"
+#include "util/buffer.h"
+#include "util/pool.h"
+
+static void test_buffer_keeps_bytes_in_order_across_growth(void)
+{
+	struct buf b = {0};
+	char chunk[700];
+	for (int i = 0; i < 10; i++) {
+		memset(chunk, 'a' + i, sizeof(chunk));
+		CU_ASSERT_EQUAL(buf_append(&b, chunk, sizeof(chunk)), 0);
+	}
+	CU_ASSERT_EQUAL(buf_len(&b), 7000);
+	CU_ASSERT_EQUAL(buf_head(&b)[0], 'a');
+	CU_ASSERT_EQUAL(buf_head(&b)[6999], 'j');
+	buf_consume(&b, 700);
+	CU_ASSERT_EQUAL(buf_head(&b)[0], 'b');
+	buf_free(&b);
+}
+
+static void test_buffer_releases_memory_when_emptied(void)
+{
+	struct buf b = {0};
+	CU_ASSERT_EQUAL(buf_printf(&b, "%s %d", "hello", 42), 0);
+	CU_ASSERT_EQUAL(buf_len(&b), 8);
+	CU_ASSERT_NSTRING_EQUAL(buf_head(&b), "hello 42", 8);
+	buf_consume(&b, 8);
+	CU_ASSERT_PTR_NULL(b.data);
+	CU_ASSERT_EQUAL(b.cap, 0);
+}
+
+static void test_buffer_reuses_consumed_front(void)
+{
+	struct buf b = {0};
+	unsigned char *p = buf_reserve(&b, 1000);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 'x', 1000);
+	buf_commit(&b, 1000);
+	size_t cap = b.cap;
+	buf_consume(&b, 900);
+	CU_ASSERT_PTR_NOT_NULL(buf_reserve(&b, 900));
+	CU_ASSERT_EQUAL(b.cap, cap);
+	CU_ASSERT_EQUAL(buf_len(&b), 100);
+	buf_free(&b);
+}
+
+static void test_base64_round_trips_every_length(void)
+{
+	unsigned char in[64], out[64];
+	char enc[100];
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 11);
+	for (size_t n = 0; n <= sizeof(in); n++) {
+		base64_encode(in, n, enc);
+		CU_ASSERT_EQUAL(strlen(enc), base64_encoded_len(n));
+		CU_ASSERT_EQUAL(base64_decode(enc, strlen(enc), out), (long)n);
+		CU_ASSERT_EQUAL(memcmp(in, out, n), 0);
+	}
+}
+
+static void test_base64_known_vector(void)
+{
+	unsigned char out[32];
+	const char *plain = "\0demo\0demo";
+	char enc[32];
+	base64_encode((const unsigned char *)plain, 10, enc);
+	CU_ASSERT_STRING_EQUAL(enc, "AGRlbW8AZGVtbw==");
+	CU_ASSERT_EQUAL(base64_decode(enc, strlen(enc), out), 10);
+	CU_ASSERT_EQUAL(memcmp(out, plain, 10), 0);
+}
+
+static void test_base64_rejects_malformed_input(void)
+{
+	unsigned char out[32];
+	CU_ASSERT_EQUAL(base64_decode("abc", 3, out), -1);         /* not a multiple of 4 */
+	CU_ASSERT_EQUAL(base64_decode("ab!d", 4, out), -1);        /* outside the alphabet */
+	CU_ASSERT_EQUAL(base64_decode("a=bc", 4, out), -1);        /* padding in the middle */
+	CU_ASSERT_EQUAL(base64_decode("ab==abcd", 8, out), -1);    /* data after padding */
+	CU_ASSERT_EQUAL(base64_decode("ab=c", 4, out), -1);        /* data after padding */
+	CU_ASSERT_EQUAL(base64_decode("QR==", 4, out), -1);        /* non-zero bits under padding */
+	CU_ASSERT_EQUAL(base64_decode("a b=", 4, out), -1);        /* space */
+	CU_ASSERT_EQUAL(base64_decode("", 0, out), 0);
+}
+
+static void test_pool_allocations_are_zeroed_and_aligned(void)
+{
+	struct sluice_pool *p = pool_create(256, 0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (int i = 1; i < 100; i++) {
+		unsigned char *m = pool_alloc(p, (size_t)i);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		CU_ASSERT_EQUAL((uintptr_t)m % 16, 0);
+		for (int k = 0; k < i; k++)
+			CU_ASSERT_EQUAL(m[k], 0);
+		memset(m, 0xff, (size_t)i);
+	}
+	char *s = pool_printf(p, "%s-%d", "user", 7);
+	CU_ASSERT_STRING_EQUAL(s, "user-7");
+	CU_ASSERT_STRING_EQUAL(pool_strndup(p, "abcdef", 3), "abc");
+	pool_destroy(&p);
+	CU_ASSERT_PTR_NULL(p);
+}
+
+static void test_pool_cap_refuses_instead_of_growing(void)
+{
+	struct sluice_pool *p = pool_create(1024, 8192);
+	int ok = 0;
+	while (pool_alloc(p, 1000) != NULL && ok < 100)
+		ok++;
+	CU_ASSERT(ok > 0 && ok < 10);
+	CU_ASSERT(pool_footprint(p) <= 8192);
+	pool_destroy(&p);
+}
+
+static void test_pool_clear_keeps_one_block(void)
+{
+	struct sluice_pool *p = pool_create(512, 0);
+	for (int i = 0; i < 50; i++)
+		pool_alloc(p, 400);
+	size_t big = pool_footprint(p);
+	pool_clear(p);
+	CU_ASSERT(pool_footprint(p) < big);
+	CU_ASSERT(pool_footprint(p) < 1024);
+	CU_ASSERT_PTR_NOT_NULL(pool_alloc(p, 100));
+	pool_destroy(&p);
+}
+
+static CU_TestInfo buffer_tests[] = {
+	{"bytes stay in order across growth", test_buffer_keeps_bytes_in_order_across_growth},
+	{"memory released when emptied", test_buffer_releases_memory_when_emptied},
+	{"consumed front space is reused", test_buffer_reuses_consumed_front},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo base64_tests[] = {
+	{"round trip of every length", test_base64_round_trips_every_length},
+	{"known SASL PLAIN vector", test_base64_known_vector},
+	{"malformed input is refused", test_base64_rejects_malformed_input},
+	CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo pool_tests[] = {
+	{"allocations zeroed and aligned", test_pool_allocations_are_zeroed_and_aligned},
+	{"cap refuses instead of growing", test_pool_cap_refuses_instead_of_growing},
+	{"clear keeps one block", test_pool_clear_keeps_one_block},
+	CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo util_suites[] = {
+	{"buffer", NULL, NULL, NULL, NULL, buffer_tests},
+	{"base64", NULL, NULL, NULL, NULL, base64_tests},
+	{"pool", NULL, NULL, NULL, NULL, pool_tests},
+	CU_SUITE_INFO_NULL,
+};
