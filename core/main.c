@@ -116,7 +116,7 @@ int main(int argc, char **argv)
 			printf("sluiced %s\n", SLUICE_VERSION);
 			return 0;
 		case 'S':
-			settings_print_reference(stdout, "Server settings (sluiced.conf)", server_settings_table);
+			server_conf_print_reference(stdout);
 			return 0;
 		case 'h':
 			usage(stdout);

@@ -59,11 +59,6 @@ int server_setup(struct server_conf *conf, bool check_only)
 		rc = -1;
 	if (tls_set_create(conf, &server.tls, &errs) < 0)
 		rc = -1;
-	for (size_t i = 0; i < conf->listener_count; i++)
-		if (conf->listeners[i].tls != LISTENER_TLS_NONE && conf->tls_count == 0)
-			conf_error_add(&errs, conf->listeners[i].file, conf->listeners[i].line,
-				       "listener %s uses TLS but there is no tls block", conf->listeners[i].name),
-				rc = -1;
 	if (rc == 0 && (server_collect(SLUICE_KIND_PASSDB, &server.passdbs, &server.passdb_count) < 0 ||
 			server_collect(SLUICE_KIND_SASL, &server.sasls, &server.sasl_count) < 0 ||
 			server_collect(SLUICE_KIND_POLICY, &server.policies, &server.policy_count) < 0))

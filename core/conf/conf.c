@@ -68,7 +68,7 @@ struct file_ctx {
 /* ---- errors ---------------------------------------------------------------------------- */
 
 void conf_error_addv(struct conf_errors *errs, const char *file, unsigned line, const char *fmt,
-		     va_list ap)
+                     va_list ap)
 {
 	char reason[1024], *text;
 	int n;
@@ -117,7 +117,7 @@ void conf_errors_free(struct conf_errors *errs)
 }
 
 static void parse_error(struct parser *p, struct file_ctx *f, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void parse_error(struct parser *p, struct file_ctx *f, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
@@ -159,14 +159,14 @@ const struct conf_node *conf_node_find(const struct conf_node *block, const char
 }
 
 const char *conf_path_resolve(struct sluice_pool *pool, const char *relative_to_file,
-			      const char *path)
+                              const char *path)
 {
 	const char *slash = relative_to_file != NULL ? strrchr(relative_to_file, '/') : NULL;
 
 	if (path[0] == '/' || slash == NULL)
 		return path;
 	return pool_printf(pool, "%.*s/%s", (int)(slash - relative_to_file), relative_to_file,
-			   path);
+	                   path);
 }
 
 const char *conf_block_describe(const struct conf_node *block, char *buf, size_t len)
@@ -304,15 +304,17 @@ static const char *parse_value(struct parser *p, struct file_ctx *f, unsigned li
 		char *w = s, *r = s + 1;
 		for (;;) {
 			if (*r == '\0') {
-				parse_error(p, f, line,
-					    "unterminated quoted value: the closing '\"' is missing");
+				parse_error(
+				    p, f, line,
+				    "unterminated quoted value: the closing '\"' is missing");
 				return NULL;
 			}
 			if (*r == '\\') {
 				if (r[1] != '"' && r[1] != '\\') {
-					parse_error(p, f, line,
-						    "unknown escape in a quoted value: only \\\" and "
-						    "\\\\ may follow a backslash");
+					parse_error(
+					    p, f, line,
+					    "unknown escape in a quoted value: only \\\" and "
+					    "\\\\ may follow a backslash");
 					return NULL;
 				}
 				*w++ = r[1];
@@ -326,8 +328,8 @@ static const char *parse_value(struct parser *p, struct file_ctx *f, unsigned li
 		r = skip_ws(r + 1);
 		if (!is_end(r)) {
 			parse_error(p, f, line,
-				    "unexpected text after the closing quote: only a # comment may "
-				    "follow a quoted value");
+			            "unexpected text after the closing quote: only a # comment may "
+			            "follow a quoted value");
 			return NULL;
 		}
 		return pool_strndup(p->tree->pool, s, (size_t)(w - s));
@@ -341,7 +343,7 @@ static const char *parse_value(struct parser *p, struct file_ctx *f, unsigned li
 }
 
 static void parse_path(struct parser *p, const char *path, struct file_ctx *from,
-		       unsigned from_line);
+                       unsigned from_line);
 
 static bool has_glob_chars(const char *s)
 {
@@ -387,11 +389,11 @@ static void parse_include(struct parser *p, struct file_ctx *f, unsigned line, c
 }
 
 static void parse_block_open(struct parser *p, struct file_ctx *f, unsigned line, const char *kw,
-			     size_t kwlen, const char *name, size_t namelen)
+                             size_t kwlen, const char *name, size_t namelen)
 {
 	if (p->depth == CONF_MAX_BLOCK_DEPTH) {
 		parse_error(p, f, line, "blocks are nested more than %d deep",
-			    CONF_MAX_BLOCK_DEPTH);
+		            CONF_MAX_BLOCK_DEPTH);
 		return;
 	}
 	struct open_block *b = &p->stack[++p->depth];
@@ -413,7 +415,8 @@ static void parse_line(struct parser *p, struct file_ctx *f, unsigned line, char
 		return;
 	if (*s == '}') {
 		if (!is_end(skip_ws(s + 1)))
-			parse_error(p, f, line, "unexpected text after '}': put it on its own line");
+			parse_error(p, f, line,
+			            "unexpected text after '}': put it on its own line");
 		else if (p->depth == f->base_depth)
 			parse_error(p, f, line, "'}' without a block to close");
 		else
@@ -427,8 +430,8 @@ static void parse_line(struct parser *p, struct file_ctx *f, unsigned line, char
 	size_t wlen = (size_t)(s - word);
 	if (wlen == 0) {
 		parse_error(p, f, line,
-			    "unexpected '%c': expected 'key = value', 'keyword [name] {' or '}'",
-			    *s > ' ' && *s < 0x7f ? *s : '?');
+		            "unexpected '%c': expected 'key = value', 'keyword [name] {' or '}'",
+		            *s > ' ' && *s < 0x7f ? *s : '?');
 		return;
 	}
 	char *rest = skip_ws(s);
@@ -436,9 +439,9 @@ static void parse_line(struct parser *p, struct file_ctx *f, unsigned line, char
 	if (*rest == '=') {
 		if (!is_key(word, wlen)) {
 			parse_error(p, f, line,
-				    "'%.*s' is not a valid setting name: names use only a-z, 0-9 "
-				    "and '_'",
-				    (int)wlen, word);
+			            "'%.*s' is not a valid setting name: names use only a-z, 0-9 "
+			            "and '_'",
+			            (int)wlen, word);
 			return;
 		}
 		struct conf_node node = {.file = f->name, .line = line};
@@ -455,8 +458,8 @@ static void parse_line(struct parser *p, struct file_ctx *f, unsigned line, char
 	if (*rest == '{') {
 		if (!is_end(skip_ws(rest + 1))) {
 			parse_error(p, f, line,
-				    "unexpected text after '{': a block's settings start on the "
-				    "next line");
+			            "unexpected text after '{': a block's settings start on the "
+			            "next line");
 			return;
 		}
 		parse_block_open(p, f, line, word, wlen, NULL, 0);
@@ -471,21 +474,21 @@ static void parse_line(struct parser *p, struct file_ctx *f, unsigned line, char
 		if (*rest == '{') {
 			if (!is_end(skip_ws(rest + 1))) {
 				parse_error(p, f, line,
-					    "unexpected text after '{': a block's settings start "
-					    "on the next line");
+				            "unexpected text after '{': a block's settings start "
+				            "on the next line");
 				return;
 			}
 			parse_block_open(p, f, line, word, wlen, name, nlen);
 			return;
 		}
 		parse_error(p, f, line,
-			    "missing '=' or '{' after '%.*s %.*s': write 'key = value' for a "
-			    "setting or 'keyword name {' for a block",
-			    (int)wlen, word, (int)nlen, name);
+		            "missing '=' or '{' after '%.*s %.*s': write 'key = value' for a "
+		            "setting or 'keyword name {' for a block",
+		            (int)wlen, word, (int)nlen, name);
 		return;
 	}
 	parse_error(p, f, line, "missing '=' after '%.*s': settings are written 'key = value'",
-		    (int)wlen, word);
+	            (int)wlen, word);
 }
 
 /* Splits a file's bytes into lines, checks each for size and encoding, parses it. */
@@ -505,7 +508,7 @@ static void parse_buffer(struct parser *p, struct file_ctx *f, const char *buf, 
 			n--;
 		if (f->errors >= CONF_MAX_ERRORS_PER_FILE) {
 			parse_error(p, f, line,
-				    "too many errors; the rest of this file is not checked");
+			            "too many errors; the rest of this file is not checked");
 			break;
 		}
 		if (n > CONF_MAX_LINE) {
@@ -528,11 +531,12 @@ static void parse_buffer(struct parser *p, struct file_ctx *f, const char *buf, 
 	while (p->depth > f->base_depth) {
 		const struct conf_node *open = &p->stack[p->depth].node;
 		if (f->errors < CONF_MAX_ERRORS_PER_FILE)
-			parse_error(p, f, open->line,
-				    "block '%s%s%s' is not closed: '}' is missing before the end of "
-				    "the file",
-				    open->key, open->name != NULL ? " " : "",
-				    open->name != NULL ? open->name : "");
+			parse_error(
+			    p, f, open->line,
+			    "block '%s%s%s' is not closed: '}' is missing before the end of "
+			    "the file",
+			    open->key, open->name != NULL ? " " : "",
+			    open->name != NULL ? open->name : "");
 		block_close(p);
 	}
 }
@@ -584,7 +588,7 @@ static char *read_file(int fd, size_t *len_r, int *errno_r)
  * top file, at the file itself.
  */
 static void report_unreadable(struct parser *p, struct file_ctx *from, unsigned from_line,
-			      const char *path, const char *why)
+                              const char *path, const char *why)
 {
 	if (from != NULL) {
 		parse_error(p, from, from_line, "cannot include %s: %s", path, why);
@@ -596,15 +600,15 @@ static void report_unreadable(struct parser *p, struct file_ctx *from, unsigned 
 
 /* Opens, checks and parses one file, the top one (@p from NULL) or an included one. */
 static void parse_path(struct parser *p, const char *path, struct file_ctx *from,
-		       unsigned from_line)
+                       unsigned from_line)
 {
 	struct stat st;
 	int fd, err = 0;
 
 	if (p->file_depth > CONF_MAX_INCLUDE_DEPTH) {
 		parse_error(p, from, from_line,
-			    "cannot include %s: includes are nested more than %d deep", path,
-			    CONF_MAX_INCLUDE_DEPTH);
+		            "cannot include %s: includes are nested more than %d deep", path,
+		            CONF_MAX_INCLUDE_DEPTH);
 		return;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -613,13 +617,13 @@ static void parse_path(struct parser *p, const char *path, struct file_ctx *from
 		if (fd >= 0)
 			close(fd);
 		report_unreadable(p, from, from_line, path,
-				  err == ENOENT ? "the file does not exist" : strerror(err));
+		                  err == ENOENT ? "the file does not exist" : strerror(err));
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		report_unreadable(p, from, from_line, path,
-				  "it is a folder (include FOLDER/*.conf to read the files in it)");
+		                  "it is a folder (include FOLDER/*.conf to read the files in it)");
 		return;
 	}
 	for (size_t i = 0; i < p->file_depth; i++) {
@@ -627,7 +631,7 @@ static void parse_path(struct parser *p, const char *path, struct file_ctx *from
 		    p->files[i].ino == st.st_ino) {
 			close(fd);
 			report_unreadable(p, from, from_line, path,
-					  "it is already being read, so the includes make a cycle");
+			                  "it is already being read, so the includes make a cycle");
 			return;
 		}
 	}
@@ -636,7 +640,7 @@ static void parse_path(struct parser *p, const char *path, struct file_ctx *from
 	close(fd);
 	if (buf == NULL) {
 		report_unreadable(p, from, from_line, path,
-				  err == EFBIG ? "it is larger than 16 MiB" : strerror(err));
+		                  err == EFBIG ? "it is larger than 16 MiB" : strerror(err));
 		return;
 	}
 	struct file_ctx f = {.name = path, .base_depth = p->depth};
@@ -674,7 +678,7 @@ static int parser_finish(struct parser *p, struct conf_tree **tree_r)
 	p->tree->root = block_finish(p, &p->stack[0]);
 	if (p->out_of_memory) {
 		conf_error_add(p->errs, p->tree->root.file, 0,
-			       "out of memory while reading the configuration");
+		               "out of memory while reading the configuration");
 		p->error_count++;
 	}
 	if (p->error_count > 0) {
@@ -700,14 +704,14 @@ int conf_parse_file(const char *path, struct conf_tree **tree_r, struct conf_err
 }
 
 int conf_parse_string(const char *text, const char *display_name, struct conf_tree **tree_r,
-		      struct conf_errors *errs)
+                      struct conf_errors *errs)
 {
 	struct parser p;
 
 	*tree_r = NULL;
 	if (parser_start(&p, display_name, errs) < 0) {
 		conf_error_add(errs, display_name, 0,
-			       "out of memory while reading the configuration");
+		               "out of memory while reading the configuration");
 		return -1;
 	}
 	struct file_ctx f = {.name = p.stack[0].node.file, .base_depth = 0};

@@ -28,12 +28,12 @@ struct sluice_pool;
 /** One line of configuration: a setting, or a block with its children. */
 struct conf_node {
 	bool is_block;
-	const char *file;            /**< the file the line is in, as opened */
-	unsigned line;               /**< 1-based line number; 0 for a file's top level */
-	const char *key;             /**< the key, or the block keyword; NULL for a file's top level */
-	const char *value;           /**< the value with quotes and escapes removed; NULL for blocks */
-	const char *name;            /**< the block's name, or NULL */
-	struct conf_node *children;  /**< a block's settings and blocks, in file order */
+	const char *file;  /**< the file the line is in, as opened */
+	unsigned line;     /**< 1-based line number; 0 for a file's top level */
+	const char *key;   /**< the key, or the block keyword; NULL for a file's top level */
+	const char *value; /**< the value with quotes and escapes removed; NULL for blocks */
+	const char *name;  /**< the block's name, or NULL */
+	struct conf_node *children; /**< a block's settings and blocks, in file order */
 	size_t count;
 };
 
@@ -55,13 +55,13 @@ struct conf_errors {
 
 /**
  * Appends one error. @p file may be NULL (then the sentence has no location) and
- * @p line 0 (then only the file is named). Out of memory drops the sentence silently,
- * except that the count still grows so that callers notice a failure.
+ * @p line 0 (then only the file is named). When memory runs out the sentence is lost, or
+ * kept as a NULL line that conf_errors_print() shows as "(out of memory)".
  */
-void conf_error_add(struct conf_errors *errs, const char *file, unsigned line, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
+void conf_error_add(struct conf_errors *errs, const char *file, unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void conf_error_addv(struct conf_errors *errs, const char *file, unsigned line, const char *fmt,
-		     va_list ap) __attribute__((format(printf, 4, 0)));
+                     va_list ap) __attribute__((format(printf, 4, 0)));
 /** Writes each sentence on its own line. */
 void conf_errors_print(const struct conf_errors *errs, FILE *out);
 /** Frees the sentences and empties @p errs, which stays usable. */
@@ -80,7 +80,7 @@ int conf_parse_file(const char *path, struct conf_tree **tree_r, struct conf_err
  * @return as conf_parse_file().
  */
 int conf_parse_string(const char *text, const char *display_name, struct conf_tree **tree_r,
-		      struct conf_errors *errs);
+                      struct conf_errors *errs);
 
 /** The child setting or block called @p key, the first one when there are several; NULL if none. */
 const struct conf_node *conf_node_find(const struct conf_node *block, const char *key);
@@ -91,7 +91,7 @@ const struct conf_node *conf_node_find(const struct conf_node *block, const char
  * NULL when out of memory.
  */
 const char *conf_path_resolve(struct sluice_pool *pool, const char *relative_to_file,
-			      const char *path);
+                              const char *path);
 
 /**
  * Writes how messages name @p block into @p buf: "listener imap", "tls", or "the top

@@ -25,40 +25,43 @@
 #define SLUICE_MODULE_DIR "/usr/local/lib/sluice/modules"
 #endif
 
-#define MS(s) ((uint64_t)(s) * 1000)
+#define MS(s) ((uint64_t)(s)*1000)
 
 static const char *const log_choices[] = {"stderr", "syslog", NULL};
 static const char *const log_level_choices[] = {"debug", "info", "warning", "error", NULL};
+static const char *const delimiter_choices[] = {".", "/", NULL};
 
 #define S struct server_settings
 const struct sluice_setting server_settings_table[] = {
-	SLUICE_SETTING_UINT("workers", S, workers, "0", 0, 1024,
-			    "worker threads; 0 starts one per CPU core"),
-	SLUICE_SETTING_ENUM("log", S, log, "stderr", log_choices, "where log lines go"),
-	SLUICE_SETTING_ENUM("log_level", S, log_level, "info", log_level_choices,
-			    "the least severe level that is logged"),
-	SLUICE_SETTING_STRING("module_path", S, module_path, SLUICE_MODULE_DIR,
-			      "folder where a module block NAME loads NAME.so from"),
-	SLUICE_SETTING_DURATION("preauth_timeout", S, preauth_timeout, "60s", MS(1), 0,
-				"how long a client may stay connected without logging in"),
-	SLUICE_SETTING_DURATION("autologout", S, autologout, "30m", MS(60), 0,
-				"how long a logged-in client may stay silent before it is "
-				"disconnected (IDLE included)"),
-	SLUICE_SETTING_DURATION("auth_failure_delay", S, auth_failure_delay, "2s", 0, MS(60),
-				"how long the answer to a failed login is delayed"),
-	SLUICE_SETTING_SIZE("max_literal", S, max_literal, "64M", 0, UINT64_C(1) << 30,
-			    "largest literal a client may send (APPEND message size)"),
-	SLUICE_SETTING_SIZE("max_line", S, max_line, "64K", 1024, 0,
-			    "longest command line, literals excluded"),
-	SLUICE_SETTING_BOOL("tls_required", S, tls_required, "no",
-			    "refuse every login over a connection without TLS"),
-	SLUICE_SETTING_CIDR_LIST("plaintext_auth_networks", S, plaintext_auth_networks,
-				 "127.0.0.0/8 ::1",
-				 "clients from these networks may log in without TLS unless "
-				 "tls_required is set"),
-	SLUICE_SETTING_DURATION("shutdown_timeout", S, shutdown_timeout, "10s", 0, 0,
-				"how long commands in progress may finish after SIGTERM"),
-	SLUICE_SETTING_END,
+    SLUICE_SETTING_UINT("workers", S, workers, "0", 0, 1024,
+                        "worker threads; 0 starts one per CPU core"),
+    SLUICE_SETTING_ENUM("log", S, log, "stderr", log_choices, "where log lines go"),
+    SLUICE_SETTING_ENUM("log_level", S, log_level, "info", log_level_choices,
+                        "the least severe level that is logged"),
+    SLUICE_SETTING_STRING("module_path", S, module_path, SLUICE_MODULE_DIR,
+                          "folder where a module block NAME loads NAME.so from"),
+    SLUICE_SETTING_DURATION("preauth_timeout", S, preauth_timeout, "60s", MS(1), 0,
+                            "how long a client may stay connected without logging in"),
+    SLUICE_SETTING_DURATION("autologout", S, autologout, "30m", MS(1), 0,
+                            "how long a logged-in client may stay silent before it is "
+                            "disconnected (IDLE included)"),
+    SLUICE_SETTING_DURATION("auth_failure_delay", S, auth_failure_delay, "2s", 0, MS(60),
+                            "how long the answer to a failed login is delayed"),
+    SLUICE_SETTING_SIZE("max_literal", S, max_literal, "64M", 0, UINT64_C(1) << 30,
+                        "largest literal a client may send (APPEND message size)"),
+    SLUICE_SETTING_SIZE("max_line", S, max_line, "64K", 1024, 0,
+                        "longest command line, literals excluded"),
+    SLUICE_SETTING_BOOL("tls_required", S, tls_required, "no",
+                        "refuse every login over a connection without TLS"),
+    SLUICE_SETTING_CIDR_LIST("plaintext_auth_networks", S, plaintext_auth_networks,
+                             "127.0.0.0/8 ::1",
+                             "clients from these networks may log in without TLS unless "
+                             "tls_required is set"),
+    SLUICE_SETTING_DURATION("shutdown_timeout", S, shutdown_timeout, "10s", 0, 0,
+                            "how long commands in progress may finish after SIGTERM"),
+    SLUICE_SETTING_ENUM("mailbox_delimiter", S, mailbox_delimiter, ".", delimiter_choices,
+                        "hierarchy delimiter clients see in mailbox names (. or /)"),
+    SLUICE_SETTING_END,
 };
 #undef S
 
@@ -72,12 +75,12 @@ static const char *const listener_tls_choices[] = {"none", "starttls", "implicit
 
 #define S struct listener_settings
 const struct sluice_setting listener_settings_table[] = {
-	SLUICE_SETTING_STRING("address", S, address, "127.0.0.1",
-			      "IPv4 or IPv6 address to listen on; 0.0.0.0 or :: for all"),
-	SLUICE_SETTING_UINT("port", S, port, NULL, 1, 65535, "TCP port (required)"),
-	SLUICE_SETTING_ENUM("tls", S, tls, "starttls", listener_tls_choices,
-			    "none, STARTTLS on a plaintext connection, or TLS from the first byte"),
-	SLUICE_SETTING_END,
+    SLUICE_SETTING_STRING("address", S, address, "127.0.0.1",
+                          "IPv4 or IPv6 address to listen on; 0.0.0.0 or :: for all"),
+    SLUICE_SETTING_UINT("port", S, port, NULL, 1, 65535, "TCP port (required)"),
+    SLUICE_SETTING_ENUM("tls", S, tls, "starttls", listener_tls_choices,
+                        "none, STARTTLS on a plaintext connection, or TLS from the first byte"),
+    SLUICE_SETTING_END,
 };
 #undef S
 
@@ -91,18 +94,18 @@ static const char *const tls_version_choices[] = {"TLSv1.2", "TLSv1.3", NULL};
 
 #define S struct tls_settings
 const struct sluice_setting tls_settings_table[] = {
-	SLUICE_SETTING_STRING("cert", S, cert, NULL,
-			      "PEM file with the certificate and its chain (required)"),
-	SLUICE_SETTING_STRING("key", S, key, NULL,
-			      "PEM file with the private key; omitted = the key is in the cert "
-			      "file"),
-	SLUICE_SETTING_ENUM("min_version", S, min_version, "TLSv1.2", tls_version_choices,
-			    "oldest TLS version accepted"),
-	SLUICE_SETTING_STRING("ciphers", S, ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL",
-			      "OpenSSL cipher list for TLS 1.2"),
-	SLUICE_SETTING_STRING("ciphersuites", S, ciphersuites, NULL,
-			      "TLS 1.3 cipher suites; omitted = OpenSSL's default"),
-	SLUICE_SETTING_END,
+    SLUICE_SETTING_STRING("cert", S, cert, NULL,
+                          "PEM file with the certificate and its chain (required)"),
+    SLUICE_SETTING_STRING("key", S, key, NULL,
+                          "PEM file with the private key; omitted = the key is in the cert "
+                          "file"),
+    SLUICE_SETTING_ENUM("min_version", S, min_version, "TLSv1.2", tls_version_choices,
+                        "oldest TLS version accepted"),
+    SLUICE_SETTING_STRING("ciphers", S, ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL",
+                          "OpenSSL cipher list for TLS 1.2"),
+    SLUICE_SETTING_STRING("ciphersuites", S, ciphersuites, NULL,
+                          "TLS 1.3 cipher suites; omitted = OpenSSL's default"),
+    SLUICE_SETTING_END,
 };
 #undef S
 
@@ -124,7 +127,7 @@ struct load_ctx {
 };
 
 static void load_error(struct load_ctx *ctx, const char *file, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void load_error(struct load_ctx *ctx, const char *file, unsigned line, const char *fmt, ...)
 {
 	va_list ap;
@@ -136,8 +139,8 @@ static void load_error(struct load_ctx *ctx, const char *file, unsigned line, co
 
 static bool is_module_keyword(const char *kw)
 {
-	return strcmp(kw, "storage") == 0 || strcmp(kw, "index") == 0 ||
-	       strcmp(kw, "auth") == 0 || strcmp(kw, "policy") == 0;
+	return strcmp(kw, "storage") == 0 || strcmp(kw, "index") == 0 || strcmp(kw, "auth") == 0 ||
+	       strcmp(kw, "policy") == 0;
 }
 
 /* ---- listeners ------------------------------------------------------------------------- */
@@ -175,16 +178,16 @@ static void check_listener_clash(struct load_ctx *ctx, size_t idx)
 		format_endpoint(o, theirs, sizeof(theirs));
 		if (memcmp(a->addr, b->addr, sizeof(a->addr)) == 0) {
 			load_error(ctx, l->file, l->line,
-				   "listener %s listens on %s, which listener %s at %s:%u already "
-				   "uses",
-				   l->name, mine, o->name, o->file, o->line);
+			           "listener %s listens on %s, which listener %s at %s:%u already "
+			           "uses",
+			           l->name, mine, o->name, o->file, o->line);
 			return;
 		}
 		if (addr_is_wildcard(a) || addr_is_wildcard(b)) {
 			load_error(ctx, l->file, l->line,
-				   "listener %s listens on %s, which overlaps listener %s (%s) at "
-				   "%s:%u: a wildcard address takes every address on its port",
-				   l->name, mine, o->name, theirs, o->file, o->line);
+			           "listener %s listens on %s, which overlaps listener %s (%s) at "
+			           "%s:%u: a wildcard address takes every address on its port",
+			           l->name, mine, o->name, theirs, o->file, o->line);
 			return;
 		}
 	}
@@ -199,14 +202,14 @@ static void load_listener(struct load_ctx *ctx, const struct conf_node *b)
 	ctx->listener_blocks++;
 	if (b->name == NULL) {
 		load_error(ctx, b->file, b->line,
-			   "a listener block needs a name, as in 'listener imap {'");
+		           "a listener block needs a name, as in 'listener imap {'");
 		return;
 	}
 	for (size_t i = 0; i < idx; i++) {
 		if (strcmp(conf->listeners[i].name, b->name) == 0) {
 			load_error(ctx, b->file, b->line,
-				   "there is already a listener named %s at %s:%u", b->name,
-				   conf->listeners[i].file, conf->listeners[i].line);
+			           "there is already a listener named %s at %s:%u", b->name,
+			           conf->listeners[i].file, conf->listeners[i].line);
 			return;
 		}
 	}
@@ -216,7 +219,7 @@ static void load_listener(struct load_ctx *ctx, const struct conf_node *b)
 	}
 	if (conf_node_find(b, "port") == NULL) {
 		load_error(ctx, b->file, b->line,
-			   "listener %s has no port: add a line such as 'port = 143'", b->name);
+		           "listener %s has no port: add a line such as 'port = 143'", b->name);
 		return;
 	}
 	struct bound_addr *a = &ctx->bound[idx];
@@ -228,9 +231,9 @@ static void load_listener(struct load_ctx *ctx, const struct conf_node *b)
 	} else {
 		const struct conf_node *n = conf_node_find(b, "address");
 		load_error(ctx, n != NULL ? n->file : b->file, n != NULL ? n->line : b->line,
-			   "'address' must be an IPv4 or IPv6 address such as 0.0.0.0 or ::, "
-			   "not '%s'",
-			   ls.address);
+		           "'address' must be an IPv4 or IPv6 address such as 0.0.0.0 or ::, "
+		           "not '%s'",
+		           ls.address);
 		return;
 	}
 	struct listener_conf *l = &conf->listeners[idx];
@@ -262,7 +265,7 @@ static bool is_sni_name(const char *name)
 				return false;
 			label = 0;
 		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			   (*p >= '0' && *p <= '9') || *p == '-') {
+		           (*p >= '0' && *p <= '9') || *p == '-') {
 			label++;
 		} else {
 			return false;
@@ -276,7 +279,7 @@ static bool is_sni_name(const char *name)
  * The TLS code loads it later; failing here gives the admin a line number.
  */
 static const char *tls_file(struct load_ctx *ctx, const struct conf_node *b, const char *key,
-			    const char *value, const char *what)
+                            const char *value, const char *what)
 {
 	const struct conf_node *n = conf_node_find(b, key);
 	const char *path = conf_path_resolve(ctx->pool, n->file, value);
@@ -289,7 +292,7 @@ static const char *tls_file(struct load_ctx *ctx, const struct conf_node *b, con
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		load_error(ctx, n->file, n->line, "the %s file %s cannot be read: %s", what, path,
-			   errno == ENOENT ? "it does not exist" : strerror(errno));
+		           errno == ENOENT ? "it does not exist" : strerror(errno));
 		return NULL;
 	}
 	close(fd);
@@ -305,23 +308,24 @@ static void load_tls(struct load_ctx *ctx, const struct conf_node *b)
 		ctx->default_tls_block = true;
 	if (b->name != NULL && !is_sni_name(b->name)) {
 		load_error(ctx, b->file, b->line,
-			   "'%s' is not a host name such as mail.example.org or *.example.org",
-			   b->name);
+		           "'%s' is not a host name such as mail.example.org or *.example.org",
+		           b->name);
 		return;
 	}
 	for (size_t i = 0; i < conf->tls_count; i++) {
 		const struct tls_conf *o = &conf->tls[i];
 		if (b->name == NULL && o->hostname == NULL) {
 			load_error(ctx, b->file, b->line,
-				   "there is already a default tls block (without a host name) at "
-				   "%s:%u",
-				   o->file, o->line);
+			           "there is already a default tls block (without a host name) at "
+			           "%s:%u",
+			           o->file, o->line);
 			return;
 		}
-		if (b->name != NULL && o->hostname != NULL && strcasecmp(b->name, o->hostname) == 0) {
+		if (b->name != NULL && o->hostname != NULL &&
+		    strcasecmp(b->name, o->hostname) == 0) {
 			load_error(ctx, b->file, b->line,
-				   "there is already a tls block for %s at %s:%u", b->name, o->file,
-				   o->line);
+			           "there is already a tls block for %s at %s:%u", b->name, o->file,
+			           o->line);
 			return;
 		}
 	}
@@ -331,7 +335,7 @@ static void load_tls(struct load_ctx *ctx, const struct conf_node *b)
 	}
 	if (ts.cert == NULL) {
 		load_error(ctx, b->file, b->line,
-			   "the tls block has no certificate: add 'cert = /path/to/cert.pem'");
+		           "the tls block has no certificate: add 'cert = /path/to/cert.pem'");
 		return;
 	}
 	struct tls_conf *t = &conf->tls[conf->tls_count];
@@ -364,21 +368,20 @@ static void load_module_block(struct load_ctx *ctx, const struct conf_node *b)
 
 	if (b->name == NULL) {
 		load_error(ctx, b->file, b->line,
-			   "a %s block needs the module's name, as in '%s NAME {'", b->key,
-			   b->key);
+		           "a %s block needs the module's name, as in '%s NAME {'", b->key, b->key);
 		return;
 	}
 	if (!is_module_name(b->name)) {
 		load_error(ctx, b->file, b->line,
-			   "'%s' is not a module name: it may not start with '.' or contain '*'",
-			   b->name);
+		           "'%s' is not a module name: it may not start with '.' or contain '*'",
+		           b->name);
 		return;
 	}
 	for (size_t i = 0; i < conf->module_count; i++) {
 		const struct module_block *o = &conf->modules[i];
 		if (strcmp(o->keyword, b->key) == 0 && strcmp(o->name, b->name) == 0) {
 			load_error(ctx, b->file, b->line, "%s %s is already configured at %s:%u",
-				   b->key, b->name, o->node->file, o->node->line);
+			           b->key, b->name, o->node->file, o->node->line);
 			return;
 		}
 	}
@@ -392,7 +395,7 @@ static void load_module_block(struct load_ctx *ctx, const struct conf_node *b)
 
 /* The top level's settings without its blocks, so settings_apply() sees only values. */
 static int top_level_values(struct load_ctx *ctx, const struct conf_node *root,
-			    struct conf_node *values_r)
+                            struct conf_node *values_r)
 {
 	*values_r = *root;
 	values_r->count = 0;
@@ -415,9 +418,9 @@ static int alloc_arrays(struct load_ctx *ctx, const struct conf_node *root)
 	conf->modules = pool_alloc(ctx->pool, n * sizeof(*conf->modules));
 	ctx->bound = pool_alloc(ctx->pool, n * sizeof(*ctx->bound));
 	return conf->listeners != NULL && conf->tls != NULL && conf->modules != NULL &&
-			       ctx->bound != NULL
-		       ? 0
-		       : -1;
+	               ctx->bound != NULL
+	           ? 0
+	           : -1;
 }
 
 static void check_whole(struct load_ctx *ctx, const struct conf_node *root)
@@ -426,17 +429,17 @@ static void check_whole(struct load_ctx *ctx, const struct conf_node *root)
 
 	if (ctx->listener_blocks == 0)
 		load_error(ctx, root->file, 0,
-			   "no listener is configured: add a block such as 'listener imap {' with "
-			   "'port = 143'");
+		           "no listener is configured: add a block such as 'listener imap {' with "
+		           "'port = 143'");
 	if (ctx->default_tls_block)
 		return;
 	for (size_t i = 0; i < conf->listener_count; i++) {
 		const struct listener_conf *l = &conf->listeners[i];
 		if (l->tls != LISTENER_TLS_NONE)
 			load_error(ctx, l->file, l->line,
-				   "listener %s uses tls = %s, but there is no default tls block "
-				   "(a 'tls {' block without a host name) with its certificate",
-				   l->name, listener_tls_choices[l->tls]);
+			           "listener %s uses tls = %s, but there is no default tls block "
+			           "(a 'tls {' block without a host name) with its certificate",
+			           l->name, listener_tls_choices[l->tls]);
 	}
 }
 
@@ -482,9 +485,9 @@ int server_conf_load(const char *path, struct server_conf **conf_r, struct conf_
 			load_module_block(&ctx, b);
 		else
 			load_error(&ctx, b->file, b->line,
-				   "unknown block '%s': the top level takes listener, tls, "
-				   "storage, index, auth and policy blocks",
-				   b->key);
+			           "unknown block '%s': the top level takes listener, tls, "
+			           "storage, index, auth and policy blocks",
+			           b->key);
 	}
 	check_whole(&ctx, root);
 	if (ctx.failed < 0) {

@@ -37,10 +37,10 @@ struct listener_conf {
 
 /** One `tls [HOSTNAME] { }` block. */
 struct tls_conf {
-	const char *hostname; /**< SNI name, may start with "*."; NULL for the default block */
-	const char *cert;     /**< PEM certificate chain, path resolved */
-	const char *key;      /**< PEM private key, path resolved; NULL = in the cert file */
-	unsigned min_version; /**< 0 = TLSv1.2, 1 = TLSv1.3 */
+	const char *hostname;     /**< SNI name, may start with "*."; NULL for the default block */
+	const char *cert;         /**< PEM certificate chain, path resolved */
+	const char *key;          /**< PEM private key, path resolved; NULL = in the cert file */
+	unsigned min_version;     /**< 0 = TLSv1.2, 1 = TLSv1.3 */
 	const char *ciphers;      /**< OpenSSL cipher list for TLS 1.2 */
 	const char *ciphersuites; /**< TLS 1.3 suites; NULL = OpenSSL's default */
 	const char *file;
@@ -61,9 +61,10 @@ struct server_settings {
 	unsigned log_level; /**< enum sluice_log_level */
 	const char *module_path;
 	uint64_t preauth_timeout, autologout, auth_failure_delay, shutdown_timeout; /**< ms */
-	uint64_t max_literal, max_line;                                               /**< bytes */
+	uint64_t max_literal, max_line;                                             /**< bytes */
 	bool tls_required;
 	const struct sluice_cidr_list *plaintext_auth_networks;
+	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
 };
 
 struct server_conf {

@@ -29,25 +29,25 @@ struct unit {
 };
 
 static const struct unit size_units[] = {
-	{"", 1},
-	{"b", 1},
-	{"k", UINT64_C(1) << 10},
-	{"kb", UINT64_C(1) << 10},
-	{"kib", UINT64_C(1) << 10},
-	{"m", UINT64_C(1) << 20},
-	{"mb", UINT64_C(1) << 20},
-	{"mib", UINT64_C(1) << 20},
-	{"g", UINT64_C(1) << 30},
-	{"gb", UINT64_C(1) << 30},
-	{"gib", UINT64_C(1) << 30},
-	{"t", UINT64_C(1) << 40},
-	{"tb", UINT64_C(1) << 40},
-	{"tib", UINT64_C(1) << 40},
-	{NULL, 0},
+    {"", 1},
+    {"b", 1},
+    {"k", UINT64_C(1) << 10},
+    {"kb", UINT64_C(1) << 10},
+    {"kib", UINT64_C(1) << 10},
+    {"m", UINT64_C(1) << 20},
+    {"mb", UINT64_C(1) << 20},
+    {"mib", UINT64_C(1) << 20},
+    {"g", UINT64_C(1) << 30},
+    {"gb", UINT64_C(1) << 30},
+    {"gib", UINT64_C(1) << 30},
+    {"t", UINT64_C(1) << 40},
+    {"tb", UINT64_C(1) << 40},
+    {"tib", UINT64_C(1) << 40},
+    {NULL, 0},
 };
 
 static const struct unit duration_units[] = {
-	{"ms", 1}, {"s", MS_SECOND}, {"m", MS_MINUTE}, {"h", MS_HOUR}, {"d", MS_DAY}, {NULL, 0},
+    {"ms", 1}, {"s", MS_SECOND}, {"m", MS_MINUTE}, {"h", MS_HOUR}, {"d", MS_DAY}, {NULL, 0},
 };
 
 const struct sluice_setting *settings_find(const struct sluice_setting *table, const char *key)
@@ -173,14 +173,17 @@ static void format_size(uint64_t v, char *buf, size_t len)
 static void format_duration(uint64_t ms, char *buf, size_t len)
 {
 	static const struct unit by_size[] = {
-		{"d", MS_DAY}, {"h", MS_HOUR}, {"m", MS_MINUTE}, {"s", MS_SECOND}, {NULL, 0}};
+	    {"d", MS_DAY}, {"h", MS_HOUR}, {"m", MS_MINUTE}, {"s", MS_SECOND}, {NULL, 0}};
 	for (const struct unit *u = by_size; u->name != NULL; u++) {
 		if (ms != 0 && ms % u->factor == 0) {
 			snprintf(buf, len, "%llu%s", (unsigned long long)(ms / u->factor), u->name);
 			return;
 		}
 	}
-	snprintf(buf, len, "%llums", (unsigned long long)ms);
+	if (ms == 0)
+		snprintf(buf, len, "0s");
+	else
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
 static void format_bound(const struct sluice_setting *s, uint64_t v, char *buf, size_t len)
@@ -195,7 +198,7 @@ static void format_bound(const struct sluice_setting *s, uint64_t v, char *buf, 
 
 /* Checks [min, max] (max 0 = none) and explains a miss in the setting's own units. */
 static int check_range(const struct sluice_setting *s, uint64_t v, const char *text, char *why,
-		       size_t why_len)
+                       size_t why_len)
 {
 	char lo[32], hi[32];
 
@@ -209,7 +212,7 @@ static int check_range(const struct sluice_setting *s, uint64_t v, const char *t
 		snprintf(why, why_len, "'%s' must be at most %s, not '%s'", s->key, hi, text);
 	else
 		snprintf(why, why_len, "'%s' must be between %s and %s, not '%s'", s->key, lo, hi,
-			 text);
+		         text);
 	return -1;
 }
 
@@ -222,7 +225,7 @@ static bool is_list_sep(char c)
 
 /* Parses "addr" or "addr/prefix" of @p len bytes; IPv4-mapped IPv6 becomes IPv4. */
 static int parse_cidr(const char *item, size_t len, struct sluice_cidr *c, const char *key,
-		      char *why, size_t why_len)
+                      char *why, size_t why_len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	const char *slash;
@@ -230,7 +233,7 @@ static int parse_cidr(const char *item, size_t len, struct sluice_cidr *c, const
 
 	if (len >= sizeof(buf)) {
 		snprintf(why, why_len, "'%s': '%.*s...' is not an IP address or network", key, 40,
-			 item);
+		         item);
 		return -1;
 	}
 	memcpy(buf, item, len);
@@ -247,9 +250,9 @@ static int parse_cidr(const char *item, size_t len, struct sluice_cidr *c, const
 		maxbits = 128;
 	} else {
 		snprintf(why, why_len,
-			 "'%s' must list IP addresses or networks such as 192.0.2.0/24 or "
-			 "2001:db8::/32; '%.*s' is not one",
-			 key, (int)len, item);
+		         "'%s' must list IP addresses or networks such as 192.0.2.0/24 or "
+		         "2001:db8::/32; '%.*s' is not one",
+		         key, (int)len, item);
 		return -1;
 	}
 	c->prefix = maxbits;
@@ -258,8 +261,8 @@ static int parse_cidr(const char *item, size_t len, struct sluice_cidr *c, const
 		uint64_t bits;
 		if (parse_digits(&d, &bits) != 0 || *d != '\0' || bits > maxbits) {
 			snprintf(why, why_len,
-				 "'%s': the prefix in '%.*s' must be a number from 0 to %u", key,
-				 (int)len, item, maxbits);
+			         "'%s': the prefix in '%.*s' must be a number from 0 to %u", key,
+			         (int)len, item, maxbits);
 			return -1;
 		}
 		c->prefix = (unsigned)bits;
@@ -279,7 +282,7 @@ static int parse_cidr(const char *item, size_t len, struct sluice_cidr *c, const
 }
 
 static int parse_cidr_list(const char *key, const char *text, struct sluice_pool *pool,
-			   const struct sluice_cidr_list **list_r, char *why, size_t why_len)
+                           const struct sluice_cidr_list **list_r, char *why, size_t why_len)
 {
 	size_t count = 0;
 
@@ -293,7 +296,7 @@ static int parse_cidr_list(const char *key, const char *text, struct sluice_pool
 			s++;
 	}
 	struct sluice_cidr_list *list =
-		pool_alloc(pool, sizeof(*list) + count * sizeof(list->items[0]));
+	    pool_alloc(pool, sizeof(*list) + count * sizeof(list->items[0]));
 	if (list == NULL) {
 		snprintf(why, why_len, "out of memory while reading '%s'", key);
 		return -1;
@@ -307,7 +310,7 @@ static int parse_cidr_list(const char *key, const char *text, struct sluice_pool
 		while (*s != '\0' && !is_list_sep(*s))
 			s++;
 		if (parse_cidr(start, (size_t)(s - start), &list->items[list->count], key, why,
-			       why_len) < 0)
+		               why_len) < 0)
 			return -1;
 		list->count++;
 	}
@@ -334,7 +337,7 @@ static void join_choices(const char *const *choices, char *buf, size_t len)
 }
 
 int settings_parse_value(const struct sluice_setting *s, const char *text, void *field,
-			 struct sluice_pool *pool, char *why, size_t why_len)
+                         struct sluice_pool *pool, char *why, size_t why_len)
 {
 	uint64_t v = 0;
 	int rc;
@@ -350,20 +353,22 @@ int settings_parse_value(const struct sluice_setting *s, const char *text, void 
 			}
 		}
 		snprintf(why, why_len, "'%s' must be yes or no (or true/false, on/off), not '%s'",
-			 s->key, text);
+		         s->key, text);
 		return -1;
 	}
 	case SLUICE_SETTING_UINT: {
 		const char *p = text;
 		rc = parse_digits(&p, &v);
-		if (rc == -1 || *p != '\0') {
+		if (rc == -2 && text[strspn(text, "0123456789")] == '\0')
+			v = UINT64_MAX;
+		else if (rc < 0 || *p != '\0') {
 			snprintf(why, why_len, "'%s' must be a whole number such as 4, not '%s'",
-				 s->key, text);
+			         s->key, text);
 			return -1;
 		}
-		if (rc == -2 || v > UINT_MAX) {
+		if (v > UINT_MAX) {
 			snprintf(why, why_len, "'%s' is too large: '%s' is more than %u", s->key,
-				 text, UINT_MAX);
+			         text, UINT_MAX);
 			return -1;
 		}
 		if (check_range(s, v, text, why, why_len) < 0)
@@ -374,13 +379,14 @@ int settings_parse_value(const struct sluice_setting *s, const char *text, void 
 	case SLUICE_SETTING_SIZE:
 		rc = parse_size(text, &v);
 		if (rc == -1) {
-			snprintf(why, why_len, "'%s' must be a size such as 64K, 10M or 1G, not '%s'",
-				 s->key, text);
+			snprintf(why, why_len,
+			         "'%s' must be a size such as 64K, 10M or 1G, not '%s'", s->key,
+			         text);
 			return -1;
 		}
 		if (rc == -2) {
 			snprintf(why, why_len, "'%s' is too large: '%s' does not fit in 64 bits",
-				 s->key, text);
+			         s->key, text);
 			return -1;
 		}
 		if (check_range(s, v, text, why, why_len) < 0)
@@ -391,13 +397,13 @@ int settings_parse_value(const struct sluice_setting *s, const char *text, void 
 		rc = parse_duration(text, &v);
 		if (rc == -1) {
 			snprintf(why, why_len,
-				 "'%s' must be a duration such as 40s or 2m, not '%s'", s->key,
-				 text);
+			         "'%s' must be a duration such as 40s or 2m, not '%s'", s->key,
+			         text);
 			return -1;
 		}
 		if (rc == -2) {
 			snprintf(why, why_len, "'%s' is too long: '%s' does not fit in 64 bits",
-				 s->key, text);
+			         s->key, text);
 			return -1;
 		}
 		if (check_range(s, v, text, why, why_len) < 0)
@@ -475,27 +481,26 @@ static bool is_reserved(const char *const *reserved, const char *key)
 }
 
 /* "a, b, c" of every key the block accepts, for the unknown-key sentence. */
-static void list_known(const struct sluice_setting *table, const char *const *reserved,
-		       char *buf, size_t len)
+static void list_known(const struct sluice_setting *table, const char *const *reserved, char *buf,
+                       size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (size_t i = 0; table != NULL && table[i].key != NULL && used < len; i++) {
-		int w = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "",
-				 table[i].key);
+		int w =
+		    snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", table[i].key);
 		used += w > 0 ? (size_t)w : 0;
 	}
 	for (size_t i = 0; reserved != NULL && reserved[i] != NULL && used < len; i++) {
-		int w = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "",
-				 reserved[i]);
+		int w = snprintf(buf + used, len - used, "%s%s", used > 0 ? ", " : "", reserved[i]);
 		used += w > 0 ? (size_t)w : 0;
 	}
 }
 
-int settings_apply(const struct sluice_setting *table, const struct conf_node *block,
-		   void *target, struct sluice_pool *pool, const char *const *reserved_keys,
-		   struct conf_errors *errs)
+int settings_apply(const struct sluice_setting *table, const struct conf_node *block, void *target,
+                   struct sluice_pool *pool, const char *const *reserved_keys,
+                   struct conf_errors *errs)
 {
 	char why[768], where[256];
 	size_t n = 0;
@@ -509,12 +514,12 @@ int settings_apply(const struct sluice_setting *table, const struct conf_node *b
 		if (table[i].default_value == NULL)
 			continue;
 		if (settings_parse_value(&table[i], table[i].default_value, field, pool, why,
-					 sizeof(why)) < 0) {
+		                         sizeof(why)) < 0) {
 			/* A table bug, but the admin needs to know which block it hits. */
 			conf_error_add(errs, block != NULL ? block->file : NULL,
-				       block != NULL ? block->line : 0,
-				       "the built-in default of '%s' is invalid: %s", table[i].key,
-				       why);
+			               block != NULL ? block->line : 0,
+			               "the built-in default of '%s' is invalid: %s", table[i].key,
+			               why);
 			failed = -1;
 		}
 	}
@@ -531,10 +536,10 @@ int settings_apply(const struct sluice_setting *table, const struct conf_node *b
 		const struct conf_node *c = &block->children[i];
 		if (c->is_block) {
 			conf_error_add(errs, c->file, c->line,
-				       "unexpected block '%s%s%s' in %s: only 'key = value' "
-				       "settings belong here",
-				       c->key, c->name != NULL ? " " : "",
-				       c->name != NULL ? c->name : "", where);
+			               "unexpected block '%s%s%s' in %s: only 'key = value' "
+			               "settings belong here",
+			               c->key, c->name != NULL ? " " : "",
+			               c->name != NULL ? c->name : "", where);
 			failed = -1;
 			continue;
 		}
@@ -544,27 +549,28 @@ int settings_apply(const struct sluice_setting *table, const struct conf_node *b
 		if (s == NULL) {
 			list_known(table, reserved_keys, why, sizeof(why));
 			if (why[0] == '\0')
-				conf_error_add(errs, c->file, c->line,
-					       "unknown setting '%s' in %s, which takes no settings",
-					       c->key, where);
+				conf_error_add(
+				    errs, c->file, c->line,
+				    "unknown setting '%s' in %s, which takes no settings", c->key,
+				    where);
 			else
 				conf_error_add(errs, c->file, c->line,
-					       "unknown setting '%s' in %s; known settings: %s",
-					       c->key, where, why);
+				               "unknown setting '%s' in %s; known settings: %s",
+				               c->key, where, why);
 			failed = -1;
 			continue;
 		}
 		size_t idx = (size_t)(s - table);
 		if (seen[idx] != NULL) {
 			conf_error_add(errs, c->file, c->line,
-				       "'%s' is set twice in %s (first at %s:%u)", c->key, where,
-				       seen[idx]->file, seen[idx]->line);
+			               "'%s' is set twice in %s (first at %s:%u)", c->key, where,
+			               seen[idx]->file, seen[idx]->line);
 			failed = -1;
 			continue;
 		}
 		seen[idx] = c;
 		if (settings_parse_value(s, c->value, (char *)target + s->offset, pool, why,
-					 sizeof(why)) < 0) {
+		                         sizeof(why)) < 0) {
 			conf_error_add(errs, c->file, c->line, "%s", why);
 			failed = -1;
 		}
@@ -632,10 +638,12 @@ void settings_print_reference(FILE *out, const char *heading, const struct sluic
 			for (size_t k = 0; s->choices[k] != NULL; k++)
 				fprintf(out, "%s`%s`", k > 0 ? ", " : "", s->choices[k]);
 		} else if (s->type == SLUICE_SETTING_UINT || s->type == SLUICE_SETTING_SIZE ||
-			   s->type == SLUICE_SETTING_DURATION) {
+		           s->type == SLUICE_SETTING_DURATION) {
 			format_bound(s, s->min, lo, sizeof(lo));
 			format_bound(s, s->max, hi, sizeof(hi));
-			if (s->max != 0)
+			if (s->max != 0 && s->min == 0 && s->type != SLUICE_SETTING_UINT)
+				fprintf(out, "at most %s", hi);
+			else if (s->max != 0)
 				fprintf(out, "%s to %s", lo, hi);
 			else if (s->min != 0)
 				fprintf(out, "at least %s", lo);

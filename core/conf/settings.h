@@ -41,9 +41,9 @@
  *                           out of range, word not among the choices
  * @return 0, or -1 when at least one error was added.
  */
-int settings_apply(const struct sluice_setting *table, const struct conf_node *block,
-		   void *target, struct sluice_pool *pool, const char *const *reserved_keys,
-		   struct conf_errors *errs);
+int settings_apply(const struct sluice_setting *table, const struct conf_node *block, void *target,
+                   struct sluice_pool *pool, const char *const *reserved_keys,
+                   struct conf_errors *errs);
 
 /**
  * Parses one value of setting @p s into @p field (the member itself, not the struct).
@@ -52,7 +52,7 @@ int settings_apply(const struct sluice_setting *table, const struct conf_node *b
  * @return 0, or -1 with @p why filled.
  */
 int settings_parse_value(const struct sluice_setting *s, const char *text, void *field,
-			 struct sluice_pool *pool, char *why, size_t why_len);
+                         struct sluice_pool *pool, char *why, size_t why_len);
 
 /**
  * Prints @p table as a markdown table (key, type, default, range or choices, description),

@@ -71,7 +71,11 @@ static void auth_fail(struct session *s, const char *tag, const char *mech, cons
 	}
 	if (delay < s->conf->s.auth_failure_delay)
 		delay = s->conf->s.auth_failure_delay;
-	session_hold_output(s, delay);
+	/* Counted from the command's arrival: an unknown user (answered at once by the
+	 * passdb) and a wrong password (after a slow hash) are then answered at the same
+	 * moment, so response times do not tell which user names exist. */
+	uint64_t spent = ev_now_ms() - s->last_activity_ms;
+	session_hold_output(s, delay > spent ? delay - spent : 1);
 }
 
 static void auth_finish(struct session *s, const char *tag, const char *mech, const char *authzid,

@@ -362,16 +362,38 @@ static int session_start_tls(struct session *s)
 	return 0;
 }
 
+static char *text_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *text_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *out = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&out, fmt, ap) < 0)
+		out = NULL;
+	va_end(ap);
+	return out;
+}
+
 static void session_start(struct session *s)
 {
 	struct sluice_error err = SLUICE_ERROR_INIT;
 
 	log_info("connect listener=%s", s->listener->name);
 	if (policy_connect(s, &err) != 0) {
-		session_tagged(s, NULL, "BYE", err.resp_code, "%s", err.msg);
 		s->close_reason = "refused by policy";
-		s->closing = true;
-		return;
+		if (s->listener->tls != LISTENER_TLS_IMPLICIT) {
+			session_tagged(s, NULL, "BYE", err.resp_code, "%s", err.msg);
+			s->closing = true;
+			return;
+		}
+		/* On an implicit TLS port the client can only read the refusal after the
+		 * handshake: keep it until then. */
+		if (err.resp_code != NULL)
+			s->refusal = text_printf("* BYE [%s] %s\r\n", err.resp_code, err.msg);
+		else
+			s->refusal = text_printf("* BYE %s\r\n", err.msg);
+		if (s->refusal == NULL)
+			s->closing = true;
 	}
 	if (s->listener->tls == LISTENER_TLS_IMPLICIT) {
 		if (session_start_tls(s) < 0) {
@@ -491,8 +513,12 @@ static void session_run_steps(struct session *s)
 			}
 			if (r == 0)
 				return;
-			if (s->listener->tls == LISTENER_TLS_IMPLICIT && s->bytes_out == 0)
+			if (s->refusal != NULL) {
+				session_write(s, s->refusal, strlen(s->refusal));
+				s->closing = true;
+			} else if (s->listener->tls == LISTENER_TLS_IMPLICIT && s->bytes_out == 0) {
 				session_greet(s);
+			}
 			continue;
 		}
 		if (s->hold_output)
@@ -583,6 +609,7 @@ static void session_free(struct session *s)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	free(s->user);
+	free(s->refusal);
 	server_conf_unref(&s->conf);
 	tls_set_unref(&s->tls);
 	pthread_mutex_destroy(&s->lock);

@@ -87,6 +87,7 @@ struct session {
 	uint64_t connected_ms, last_activity_ms;
 	uint64_t bytes_in, bytes_out;
 	const char *close_reason;
+	char *refusal; /* a policy's BYE line, kept until an implicit TLS handshake is done */
 };
 
 /** Creates a session for an accepted socket (loop thread) and schedules its start. */

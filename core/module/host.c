@@ -13,9 +13,9 @@
 #include "util/pool.h"
 
 static void host_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt,
-		     ...) __attribute__((format(printf, 3, 4)));
+                     ...) __attribute__((format(printf, 3, 4)));
 static void host_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt,
-		     ...)
+                     ...)
 {
 	const struct module_instance *inst = module_host_instance(host);
 	va_list ap;
@@ -52,14 +52,14 @@ static uint64_t host_now_ms(void)
 void module_host_init(struct module_instance *inst)
 {
 	inst->host = (struct sluice_host){
-		.abi_major = SLUICE_ABI_MAJOR,
-		.abi_minor = SLUICE_ABI_MINOR,
-		.size = sizeof(struct sluice_host),
-		.log = host_log,
-		.pool_alloc = host_pool_alloc,
-		.pool_strndup = host_pool_strndup,
-		.now_ms = host_now_ms,
-		.core_private = inst,
+	    .abi_major = SLUICE_ABI_MAJOR,
+	    .abi_minor = SLUICE_ABI_MINOR,
+	    .size = sizeof(struct sluice_host),
+	    .log = host_log,
+	    .pool_alloc = host_pool_alloc,
+	    .pool_strndup = host_pool_strndup,
+	    .now_ms = host_now_ms,
+	    .core_private = inst,
 	};
 }
 

@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sluice/index.h>
 #include <sluice/passdb.h>
 #include <sluice/policy.h>
 #include <sluice/sasl.h>
+#include <sluice/storage.h>
 
 #include "conf/settings.h"
 #include "util/log.h"
@@ -36,18 +38,20 @@ struct kind_info {
 	const char *keyword; /* the block keyword that loads it */
 	const char *words;   /* "a policy module" */
 	const char *ops_name;
-	size_t ops_size; /* 0: no ops struct in this ABI yet, only non-NULL is checked */
+	size_t ops_size; /* the kind's ops struct at this ABI: the least a module may bring */
 };
 
 static const struct kind_info kinds[] = {
-	{SLUICE_KIND_STORAGE, "storage", "a storage module", "storage ops", 0},
-	{SLUICE_KIND_INDEX, "index", "an index module", "index ops", 0},
-	{SLUICE_KIND_PASSDB, "auth", "a password database (passdb) module",
-	 "struct sluice_passdb_ops", sizeof(struct sluice_passdb_ops)},
-	{SLUICE_KIND_SASL, "auth", "a SASL mechanism module", "struct sluice_sasl_ops",
-	 sizeof(struct sluice_sasl_ops)},
-	{SLUICE_KIND_POLICY, "policy", "a policy module", "struct sluice_policy_ops",
-	 sizeof(struct sluice_policy_ops)},
+    {SLUICE_KIND_STORAGE, "storage", "a storage module", "struct sluice_storage_ops",
+     sizeof(struct sluice_storage_ops)},
+    {SLUICE_KIND_INDEX, "index", "an index module", "struct sluice_index_ops",
+     sizeof(struct sluice_index_ops)},
+    {SLUICE_KIND_PASSDB, "auth", "a password database (passdb) module", "struct sluice_passdb_ops",
+     sizeof(struct sluice_passdb_ops)},
+    {SLUICE_KIND_SASL, "auth", "a SASL mechanism module", "struct sluice_sasl_ops",
+     sizeof(struct sluice_sasl_ops)},
+    {SLUICE_KIND_POLICY, "policy", "a policy module", "struct sluice_policy_ops",
+     sizeof(struct sluice_policy_ops)},
 };
 
 static const struct kind_info *kind_find(enum sluice_module_kind kind)
@@ -83,15 +87,12 @@ static size_t descriptor_size_for_minor(unsigned minor)
 /* ---- opening and checking one file ----------------------------------------------------- */
 
 static int fail(struct sluice_error *err, void **handle, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static int fail(struct sluice_error *err, void **handle, int code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (*handle != NULL) {
-		dlclose(*handle);
-		*handle = NULL;
-	}
+	/* Format first: the arguments may point into the module about to be closed. */
 	if (err != NULL) {
 		err->code = code;
 		err->resp_code = NULL;
@@ -99,13 +100,17 @@ static int fail(struct sluice_error *err, void **handle, int code, const char *f
 		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 		va_end(ap);
 	}
+	if (*handle != NULL) {
+		dlclose(*handle);
+		*handle = NULL;
+	}
 	return code;
 }
 
 /* The checks of module_open(), plus the block name when @p name is not NULL. */
 static int module_open_named(const char *path, const char *keyword, const char *name,
-			     const struct sluice_module **desc_r, void **handle_r,
-			     struct sluice_error *err)
+                             const struct sluice_module **desc_r, void **handle_r,
+                             struct sluice_error *err)
 {
 	const char *accepts = keyword_accepts(keyword);
 	void *handle = NULL;
@@ -116,7 +121,7 @@ static int module_open_named(const char *path, const char *keyword, const char *
 	*handle_r = NULL;
 	if (accepts == NULL)
 		return fail(err, &handle, SLUICE_E_CONFIG, "'%s' is not a block that loads modules",
-			    keyword);
+		            keyword);
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -125,82 +130,81 @@ static int module_open_named(const char *path, const char *keyword, const char *
 			err->sys_errno = e;
 		if (e == ENOENT)
 			return fail(err, &handle, SLUICE_E_IO, "module file %s does not exist",
-				    path);
+			            path);
 		return fail(err, &handle, SLUICE_E_IO, "module file %s cannot be read: %s", path,
-			    strerror(e));
+		            strerror(e));
 	}
 	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	close(fd);
 	if (!regular)
 		return fail(err, &handle, SLUICE_E_IO, "module file %s is not a regular file",
-			    path);
+		            path);
 
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (handle == NULL) {
 		const char *why = dlerror();
-		return fail(err, &handle, SLUICE_E_ABI, "module file %s cannot be loaded: %s",
-			    path, why != NULL ? why : "unknown dlopen error");
+		return fail(err, &handle, SLUICE_E_ABI, "module file %s cannot be loaded: %s", path,
+		            why != NULL ? why : "unknown dlopen error");
 	}
 	const struct sluice_module *d = dlsym(handle, SLUICE_MODULE_SYMBOL);
 	if (d == NULL)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s is not a Sluice module: it exports no %s", path,
-			    SLUICE_MODULE_SYMBOL);
+		            "%s is not a Sluice module: it exports no %s", path,
+		            SLUICE_MODULE_SYMBOL);
 
 	/* Only the first eight bytes (major, minor, size) are known to exist until here. */
 	if (d->abi_major != SLUICE_ABI_MAJOR)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s was built for module ABI %u.x; this server speaks ABI %d.%d — "
-			    "rebuild it against this server's headers",
-			    path, d->abi_major, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+		            "%s was built for module ABI %u.x; this server speaks ABI %d.%d — "
+		            "rebuild it against this server's headers",
+		            path, d->abi_major, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
 	if (d->abi_minor > SLUICE_ABI_MINOR)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s was built for module ABI %u.%u, newer than this server's ABI "
-			    "%d.%d — upgrade the server or rebuild the module against its headers",
-			    path, d->abi_major, d->abi_minor, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+		            "%s was built for module ABI %u.%u, newer than this server's ABI "
+		            "%d.%d — upgrade the server or rebuild the module against its headers",
+		            path, d->abi_major, d->abi_minor, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
 	size_t need = descriptor_size_for_minor(d->abi_minor);
 	if (d->size < need)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s has a descriptor of %u bytes, but ABI %u.%u descriptors have %zu "
-			    "— define it with SLUICE_MODULE() from this server's headers",
-			    path, d->size, d->abi_major, d->abi_minor, need);
+		            "%s has a descriptor of %u bytes, but ABI %u.%u descriptors have %zu "
+		            "— define it with SLUICE_MODULE() from this server's headers",
+		            path, d->size, d->abi_major, d->abi_minor, need);
 
 	const struct kind_info *k = kind_find(d->kind);
 	if (k == NULL)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s declares module kind %d, which ABI %d.%d does not know", path,
-			    (int)d->kind, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
+		            "%s declares module kind %d, which ABI %d.%d does not know", path,
+		            (int)d->kind, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
 	if (strcmp(k->keyword, keyword) != 0)
-		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s is %s, but a '%s' block loads only %s", path, k->words, keyword,
-			    accepts);
+		return fail(err, &handle, SLUICE_E_ABI, "%s is %s, but '%s' blocks load only %s",
+		            path, k->words, keyword, accepts);
 	if (name != NULL && (d->name == NULL || strcmp(d->name, name) != 0))
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s is the module '%s', but the block is named '%s': a block must "
-			    "carry its module's name",
-			    path, d->name != NULL ? d->name : "(no name)", name);
+		            "%s is the module '%s', but the block is named '%s': a block must "
+		            "carry its module's name",
+		            path, d->name != NULL ? d->name : "(no name)", name);
 	if (d->init == NULL)
-		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s has no init function in its descriptor", path);
+		return fail(err, &handle, SLUICE_E_ABI, "%s has no init function in its descriptor",
+		            path);
 	if (d->ops == NULL)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s has no ops table in its descriptor (%s needs a %s)", path, k->words,
-			    k->ops_name);
+		            "%s has no ops table in its descriptor (%s needs a %s)", path, k->words,
+		            k->ops_name);
 	/* Every ops struct of the ABI starts with its own uint32_t size. */
 	uint32_t ops_size = *(const uint32_t *)d->ops;
-	if (k->ops_size != 0 && ops_size < k->ops_size)
+	if (ops_size < k->ops_size)
 		return fail(err, &handle, SLUICE_E_ABI,
-			    "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.%d — "
-			    "rebuild it against this server's headers",
-			    path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR,
-			    SLUICE_ABI_MINOR);
+		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.%d — "
+		            "rebuild it against this server's headers",
+		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR,
+		            SLUICE_ABI_MINOR);
 	*desc_r = d;
 	*handle_r = handle;
 	return 0;
 }
 
 int module_open(const char *path, const char *keyword, const struct sluice_module **desc_r,
-		void **handle_r, struct sluice_error *err)
+                void **handle_r, struct sluice_error *err)
 {
 	return module_open_named(path, keyword, NULL, desc_r, handle_r, err);
 }
@@ -209,7 +213,7 @@ int module_open(const char *path, const char *keyword, const struct sluice_modul
 
 /* <module_path>/<name>.so, or the block's own `file`, resolved against its file's folder. */
 static const char *module_file_for(const struct server_conf *conf, const struct conf_node *block,
-				   struct sluice_pool *pool)
+                                   struct sluice_pool *pool)
 {
 	const struct conf_node *f = conf_node_find(block, "file");
 
@@ -223,7 +227,7 @@ static const char *module_file_for(const struct server_conf *conf, const struct 
  * Returns the struct (NULL when the module has no settings) through @p conf_r.
  */
 static int build_settings(const struct sluice_module *d, const struct server_conf *conf,
-			  const struct conf_node *block, void **conf_r, struct conf_errors *errs)
+                          const struct conf_node *block, void **conf_r, struct conf_errors *errs)
 {
 	struct sluice_pool *pool = conf_tree_pool(conf->tree);
 	void *target = NULL;
@@ -231,15 +235,15 @@ static int build_settings(const struct sluice_module *d, const struct server_con
 	*conf_r = NULL;
 	if (d->settings != NULL && d->conf_size == 0) {
 		conf_error_add(errs, block->file, block->line,
-			       "module %s declares settings but a conf_size of 0", block->name);
+		               "module %s declares settings but a conf_size of 0", block->name);
 		return -1;
 	}
 	for (size_t i = 0; loader_reserved_keys[i] != NULL; i++) {
 		if (settings_find(d->settings, loader_reserved_keys[i]) != NULL) {
 			conf_error_add(errs, block->file, block->line,
-				       "module %s declares a setting '%s', but that key is the "
-				       "core's",
-				       block->name, loader_reserved_keys[i]);
+			               "module %s declares a setting '%s', but that key is the "
+			               "core's",
+			               block->name, loader_reserved_keys[i]);
 			return -1;
 		}
 	}
@@ -257,7 +261,7 @@ static int build_settings(const struct sluice_module *d, const struct server_con
 }
 
 static void instance_set_block(struct module_instance *inst, const struct server_conf *conf,
-			       const struct conf_node *block, void *settings)
+                               const struct conf_node *block, void *settings)
 {
 	/* The set is the only writer of a configuration's refcount it did not create. */
 	struct server_conf *owner = server_conf_ref((struct server_conf *)conf);
@@ -271,7 +275,7 @@ static void instance_set_block(struct module_instance *inst, const struct server
 }
 
 int module_set_load(const struct server_conf *conf, struct module_set **set_r,
-		    struct conf_errors *errs)
+                    struct conf_errors *errs)
 {
 	struct module_set *set = calloc(1, sizeof(*set));
 	int failed = 0;
@@ -279,7 +283,7 @@ int module_set_load(const struct server_conf *conf, struct module_set **set_r,
 	*set_r = NULL;
 	if (set == NULL || (set->pool = pool_create(4096, 0)) == NULL ||
 	    (set->items = pool_alloc(set->pool, (conf->module_count + 1) * sizeof(*set->items))) ==
-		    NULL) {
+	        NULL) {
 		conf_error_add(errs, conf->path, 0, "out of memory while loading modules");
 		module_set_destroy(&set);
 		return -1;
@@ -299,7 +303,7 @@ int module_set_load(const struct server_conf *conf, struct module_set **set_r,
 		}
 		if (module_open_named(path, mb->keyword, mb->name, &d, &handle, &err) < 0) {
 			conf_error_add(errs, b->file, b->line, "cannot load %s %s: %s", mb->keyword,
-				       mb->name, err.msg);
+			               mb->name, err.msg);
 			failed = -1;
 			continue;
 		}
@@ -354,11 +358,11 @@ int module_set_init(struct module_set *set, struct conf_errors *errs)
 		if (rc != 0) {
 			if (err.msg[0] != '\0')
 				conf_error_add(errs, inst->file, inst->line, "module %s: %s",
-					       inst->name, err.msg);
+				               inst->name, err.msg);
 			else
 				conf_error_add(errs, inst->file, inst->line,
-					       "module %s: init failed with code %d", inst->name,
-					       rc);
+				               "module %s: init failed with code %d", inst->name,
+				               rc);
 			deinit_until(set, i);
 			return -1;
 		}
@@ -368,7 +372,7 @@ int module_set_init(struct module_set *set, struct conf_errors *errs)
 }
 
 static const struct module_block *block_find(const struct server_conf *conf, const char *keyword,
-					     const char *name)
+                                             const char *name)
 {
 	for (size_t i = 0; i < conf->module_count; i++)
 		if (strcmp(conf->modules[i].keyword, keyword) == 0 &&
@@ -400,16 +404,16 @@ static void warn_added(const struct module_set *set, const struct server_conf *n
 		bool found = false;
 		for (size_t k = 0; k < set->count && !found; k++)
 			found = strcmp(set->items[k].keyword, mb->keyword) == 0 &&
-				strcmp(set->items[k].name, mb->name) == 0;
+			        strcmp(set->items[k].name, mb->name) == 0;
 		if (!found)
 			log_warning("%s:%u: %s %s was added to the configuration; restart sluiced "
-				    "to load it",
-				    mb->node->file, mb->node->line, mb->keyword, mb->name);
+			            "to load it",
+			            mb->node->file, mb->node->line, mb->keyword, mb->name);
 	}
 }
 
 int module_set_reload(struct module_set *set, const struct server_conf *newconf,
-		      struct conf_errors *errs)
+                      struct conf_errors *errs)
 {
 	const struct conf_node **nodes = calloc(set->count + 1, sizeof(*nodes));
 	void **settings = calloc(set->count + 1, sizeof(*settings));
@@ -427,16 +431,17 @@ int module_set_reload(struct module_set *set, const struct server_conf *newconf,
 		const struct module_block *mb = block_find(newconf, inst->keyword, inst->name);
 		if (mb == NULL) {
 			log_warning("%s %s was removed from the configuration; it keeps running "
-				    "until sluiced restarts",
-				    inst->keyword, inst->name);
+			            "until sluiced restarts",
+			            inst->keyword, inst->name);
 			continue;
 		}
-		const char *path = module_file_for(newconf, mb->node, conf_tree_pool(newconf->tree));
+		const char *path =
+		    module_file_for(newconf, mb->node, conf_tree_pool(newconf->tree));
 		if (path != NULL && strcmp(path, inst->path) != 0)
 			log_warning("%s:%u: %s %s now names the file %s; sluiced keeps running %s "
-				    "until it restarts",
-				    mb->node->file, mb->node->line, inst->keyword, inst->name, path,
-				    inst->path);
+			            "until it restarts",
+			            mb->node->file, mb->node->line, inst->keyword, inst->name, path,
+			            inst->path);
 		if (build_settings(inst->desc, newconf, mb->node, &settings[i], errs) < 0)
 			failed = -1;
 		else
@@ -454,17 +459,18 @@ int module_set_reload(struct module_set *set, const struct server_conf *newconf,
 			continue;
 		if (inst->initialized && inst->desc->reload == NULL) {
 			if (!same_block(inst->node, nodes[i]))
-				log_info("%s:%u: %s %s cannot reload its settings; it keeps the ones "
-					 "it started with until sluiced restarts",
-					 nodes[i]->file, nodes[i]->line, inst->keyword, inst->name);
+				log_info(
+				    "%s:%u: %s %s cannot reload its settings; it keeps the ones "
+				    "it started with until sluiced restarts",
+				    nodes[i]->file, nodes[i]->line, inst->keyword, inst->name);
 			continue;
 		}
 		if (inst->initialized) {
 			int rc = inst->desc->reload(inst->modctx, settings[i], &err);
 			if (rc != 0) {
 				conf_error_add(errs, nodes[i]->file, nodes[i]->line,
-					       "module %s kept its old settings: %s", inst->name,
-					       err.msg[0] != '\0' ? err.msg : "reload failed");
+				               "module %s kept its old settings: %s", inst->name,
+				               err.msg[0] != '\0' ? err.msg : "reload failed");
 				failed = -1;
 				continue;
 			}
@@ -497,7 +503,7 @@ void module_set_destroy(struct module_set **setp)
 }
 
 size_t module_set_find(const struct module_set *set, enum sluice_module_kind kind,
-		       struct module_instance **out, size_t max)
+                       struct module_instance **out, size_t max)
 {
 	size_t n = 0;
 

@@ -32,10 +32,10 @@ struct module_instance {
 	bool initialized;                 /**< init succeeded and deinit is still due */
 
 	/* Private to the loader. */
-	const char *file;                 /**< where the current block is, for messages */
+	const char *file; /**< where the current block is, for messages */
 	unsigned line;
-	const struct conf_node *node;     /**< the block the current settings came from */
-	struct server_conf *conf_owner;   /**< a reference keeping conf and node alive */
+	const struct conf_node *node;   /**< the block the current settings came from */
+	struct server_conf *conf_owner; /**< a reference keeping conf and node alive */
 };
 
 struct module_set {
@@ -56,7 +56,7 @@ struct module_set {
  * file (the module is closed again).
  */
 int module_open(const char *path, const char *keyword, const struct sluice_module **desc_r,
-		void **handle_r, struct sluice_error *err);
+                void **handle_r, struct sluice_error *err);
 
 /**
  * Opens every module block of @p conf in order: the file is <module_path>/<name>.so
@@ -68,7 +68,7 @@ int module_open(const char *path, const char *keyword, const struct sluice_modul
  * @return 0 with *set_r, or -1 with every error in @p errs and *set_r NULL. Main thread.
  */
 int module_set_load(const struct server_conf *conf, struct module_set **set_r,
-		    struct conf_errors *errs);
+                    struct conf_errors *errs);
 
 /**
  * Calls init of every module in configuration order. When one fails, the ones already
@@ -88,7 +88,7 @@ int module_set_init(struct module_set *set, struct conf_errors *errs);
  * Main thread.
  */
 int module_set_reload(struct module_set *set, const struct server_conf *newconf,
-		      struct conf_errors *errs);
+                      struct conf_errors *errs);
 
 /** Deinitializes in reverse order, closes the files, frees the set and sets *set NULL. */
 void module_set_destroy(struct module_set **set);
@@ -98,7 +98,7 @@ void module_set_destroy(struct module_set **set);
  * in @p out. Returns how many there are (which may be more than @p max).
  */
 size_t module_set_find(const struct module_set *set, enum sluice_module_kind kind,
-		       struct module_instance **out, size_t max);
+                       struct module_instance **out, size_t max);
 
 /** Fills inst->host with the core's services for that instance (host.c). */
 void module_host_init(struct module_instance *inst);

@@ -43,8 +43,8 @@
  * `storage` → STORAGE, `index` → INDEX, `auth` → PASSDB or SASL, `policy` → POLICY.
  */
 enum sluice_module_kind {
-	SLUICE_KIND_STORAGE = 1, /**< message bytes and folders (ops: see storage.h, not yet in ABI 1.0) */
-	SLUICE_KIND_INDEX = 2,   /**< UIDs, flags, cached fields (ops: see index.h, not yet in ABI 1.0) */
+	SLUICE_KIND_STORAGE = 1, /**< message bytes and folders (ops: struct sluice_storage_ops) */
+	SLUICE_KIND_INDEX = 2,   /**< UIDs, flags, cached fields (ops: struct sluice_index_ops) */
 	SLUICE_KIND_PASSDB = 3,  /**< verifies passwords, finds users (ops: struct sluice_passdb_ops) */
 	SLUICE_KIND_SASL = 4,    /**< one SASL mechanism (ops: struct sluice_sasl_ops) */
 	SLUICE_KIND_POLICY = 5,  /**< admits or refuses connections, logins, commands (struct sluice_policy_ops) */

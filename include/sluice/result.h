@@ -33,6 +33,7 @@ enum sluice_result {
 	SLUICE_E_EXPIRED = -11, /**< the account or its password has expired or is locked */
 	SLUICE_E_REFUSED = -12, /**< a policy refused the request */
 	SLUICE_E_CONFIG = -13,  /**< a configuration value is wrong */
+	SLUICE_E_EXISTS = -14,  /**< the thing to be created exists already */
 };
 
 /** Where a failing call explains itself. Zero it (or use SLUICE_ERROR_INIT) before a call. */

@@ -88,11 +88,14 @@ static inline bool sluice_cidr_match(const struct sluice_cidr_list *list, const 
 
 	if (list == NULL || sa == NULL)
 		return false;
+	/* Read the address through byte pointers: the caller may pass a struct smaller than
+	 * sockaddr_in6 (a plain sockaddr_in), and compilers rightly object to wider casts. */
+	const uint8_t *base = (const uint8_t *)sa;
 	if (sa->sa_family == AF_INET) {
 		fam = AF_INET;
-		a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+		a = base + offsetof(struct sockaddr_in, sin_addr);
 	} else if (sa->sa_family == AF_INET6) {
-		const uint8_t *b = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+		const uint8_t *b = base + offsetof(struct sockaddr_in6, sin6_addr);
 		static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		if (memcmp(b, mapped, 12) == 0) {
 			memcpy(v4, b + 12, 4);

@@ -12,5 +12,8 @@
 #include "passdb.h"
 #include "sasl.h"
 #include "policy.h"
+#include "mail.h"
+#include "storage.h"
+#include "index.h"
 
 #endif

@@ -52,7 +52,8 @@ def start_sluice(tmp_path, tls_files, passwd_lines, request):
     def start(**kw):
         kw.setdefault("passwd_lines", passwd_lines)
         folder = tmp_path / f"sluice{len(servers)}"
-        server = Server(folder, *tls_files, **kw)
+        cert, key = kw.pop("cert", tls_files[0]), kw.pop("key", tls_files[1])
+        server = Server(folder, cert, key, **kw)
         servers.append(server)
         return server.start()
 

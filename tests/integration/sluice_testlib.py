@@ -28,11 +28,22 @@ def build_dir():
     return d if d.is_absolute() else REPO / d
 
 
+def free_ports(n):
+    """n distinct TCP ports that were free on 127.0.0.1 a moment ago (bind port 0)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    """A TCP port that was free on 127.0.0.1 a moment ago (bind port 0, read, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def client_tls_context(cafile=None):
@@ -78,10 +89,13 @@ class Server:
     """One sluiced process with its own folder, configuration, ports and log."""
 
     def __init__(self, folder, cert, key, passwd_lines, settings=None, modules_extra="",
-                 listeners=None, extra_conf=""):
+                 listeners=None, extra_conf="", prepare=None):
         self.dir = pathlib.Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.cert, self.key = pathlib.Path(cert), pathlib.Path(key)
+        if prepare is not None:
+            prepare(self.dir)  # e.g. put files beside the configuration
+        self.cert = pathlib.Path(cert) if isinstance(cert, pathlib.Path) else cert
+        self.key = pathlib.Path(key) if isinstance(key, pathlib.Path) else key
         self.conf_path = self.dir / "sluiced.conf"
         self.modules_path = self.dir / "modules.conf"
         self.passwd_path = self.dir / "passwd"
@@ -101,23 +115,30 @@ class Server:
         self.proc = None
         self.returncode = None
         self.passwd_path.write_text("".join(line + "\n" for line in passwd_lines))
+        self.passwd_path.chmod(0o600)  # sluiced warns about hashes every user can read
         self.plain_port = self.tls_port = None
 
     # ---- configuration -------------------------------------------------------------
     def write_config(self):
         lines = [f"{k} = {v}" for k, v in self.settings.items() if v is not None]
         if self.listeners is None:
-            self.plain_port, self.tls_port = free_port(), free_port()
+            self.plain_port, self.tls_port = free_ports(2)
             listeners = [("imap", self.plain_port, "starttls"), ("imaps", self.tls_port, "implicit")]
         else:
-            listeners = [(name, port or free_port(), tls) for name, port, tls in self.listeners]
+            ports = free_ports(len(self.listeners))
+            listeners = [(name, port or ports[i], tls)
+                         for i, (name, port, tls) in enumerate(self.listeners)]
             self.plain_port = next((p for _, p, t in listeners if t != "implicit"), None)
             self.tls_port = next((p for _, p, t in listeners if t == "implicit"), None)
         self.ports = [p for _, p, _ in listeners]
+        self.tls_ports = {p for _, p, t in listeners if t == "implicit"}
         for name, port, tls in listeners:
             lines += [f"listener {name} {{", f"  address = {HOST}", f"  port = {port}",
                       f"  tls = {tls}", "}"]
-        lines += ["tls {", f"  cert = {self.cert}", f"  key = {self.key}", "}"]
+        lines += ["tls {", f"  cert = {self.cert}"]
+        if self.key is not None:
+            lines.append(f"  key = {self.key}")
+        lines.append("}")
         if self.extra_conf:
             lines.append(self.extra_conf)
         lines.append(f"include {self.modules_path}")
@@ -140,6 +161,7 @@ class Server:
             except ServerExited:
                 if attempt < 2 and "in use" in self.log():
                     continue  # lost a race for a port: pick new ones
+                self.proc = None  # reported here; nothing to stop at teardown
                 raise AssertionError("sluiced exited during start-up (code "
                                      f"{self.returncode}); log:\n{self.log_tail()}")
         raise AssertionError("unreachable")
@@ -150,7 +172,7 @@ class Server:
         try:
             self.proc = subprocess.Popen([str(binary), "-c", str(self.conf_path)],
                                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                         cwd=self.dir)
+                                         cwd="/")  # relative paths must not depend on it
         finally:
             logf.close()
         self.returncode = None
@@ -163,12 +185,19 @@ class Server:
                 self.returncode = self.proc.returncode
                 raise ServerExited()
             try:
-                with socket.create_connection((HOST, pending[0]), timeout=0.5):
-                    pass
+                sock = socket.create_connection((HOST, pending[0]), timeout=2)
+            except OSError:
+                sock = None
+            if sock is not None:
+                if pending[0] in self.tls_ports:
+                    # Complete a handshake, so the log shows no failed one.
+                    try:
+                        client_tls_context().wrap_socket(sock, server_hostname="localhost").close()
+                    except OSError:
+                        pass
+                sock.close()
                 pending.pop(0)
                 continue
-            except OSError:
-                pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"sluiced did not accept on {pending} within {timeout}s;"
                                      f" log:\n{self.log_tail()}")
@@ -203,6 +232,15 @@ class Server:
         if self.returncode != 0:
             raise AssertionError(f"sluiced exited with code {self.returncode};"
                                  f" log:\n{self.log_tail()}")
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """Fail on any AddressSanitizer, LeakSanitizer or UBSan report in the log."""
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in log:
+                at = log.index(marker)
+                raise AssertionError(f"sanitizer report in the sluiced log:\n{log[at - 200:at + 3000]}")
 
     def reload(self):
         self.signal(signal.SIGHUP)

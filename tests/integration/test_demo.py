@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from sluice_testlib import REPO, HOST, build_dir, free_port, Imap
+from sluice_testlib import REPO, build_dir, free_ports, Imap
 
 DEMO_TIMEOUT = 240  # first run may configure and build
 
@@ -51,7 +51,7 @@ def one_liner(port):
 
 def test_demo_creates_folder_and_serves_the_readme_one_liner(tmp_path, binaries):
     folder = tmp_path / "demo"
-    plain, tls = free_port(), free_port()
+    plain, tls = free_ports(2)
     proc = start_demo(folder, plain, tls)
     try:
         r = one_liner(tls)
@@ -84,11 +84,11 @@ def test_demo_creates_folder_and_serves_the_readme_one_liner(tmp_path, binaries)
 
 def test_demo_rerun_keeps_folder_and_rewrites_ports(tmp_path, binaries):
     folder = tmp_path / "demo"
-    proc = start_demo(folder, free_port(), free_port())
+    proc = start_demo(folder, *free_ports(2))
     assert stop_demo(proc) == 0
     passwd = (folder / "passwd").read_text()
     welcome = sorted((folder / "mail/demo/new").iterdir())
-    plain, tls = free_port(), free_port()
+    plain, tls = free_ports(2)
     proc = start_demo(folder, plain, tls)
     try:
         r = one_liner(tls)

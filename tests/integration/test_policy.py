@@ -35,3 +35,12 @@ def test_denylisted_network_is_refused_at_connect(start_sluice):
     with server.connect(greeting=False) as c:
         lines = c.wait_closed(timeout=5)
     assert lines and lines[0].startswith("* BYE"), lines
+
+
+def test_denylisted_network_on_implicit_tls_gets_bye_after_handshake(start_sluice):
+    # On an implicit TLS port even the refusal is spoken inside TLS: a client reads no
+    # clear text there (RFC 8314), so a clear "* BYE" reaches the user as a TLS error.
+    server = start_sluice(modules_extra=f'policy denylist {{\n  networks = {HOST}/32\n}}\n')
+    with server.connect(tls=True, greeting=False) as c:
+        lines = c.wait_closed(timeout=5)
+    assert lines and lines[0].startswith("* BYE"), lines

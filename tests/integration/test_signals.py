@@ -72,6 +72,7 @@ def test_passwd_file_change_is_noticed_without_reload(start_sluice, hashed, pass
     server = start_sluice(settings={"auth_failure_delay": "10ms"})
     tmp = server.passwd_path.with_suffix(".new")
     tmp.write_text("\n".join(passwd_lines + [hashed("newbie", "demo")]) + "\n")
+    tmp.chmod(0o600)
     tmp.replace(server.passwd_path)
     assert wait_login_ok(server, "newbie").status == "OK"
 

@@ -1,11 +1,12 @@
 """STARTTLS and implicit TLS: handshakes, the certificate served, and STARTTLS injection."""
 
+import pathlib
 import ssl
 import warnings
 
 import pytest
 
-from sluice_testlib import HOST, Imap, client_tls_context
+from sluice_testlib import HOST, Imap, client_tls_context, make_cert
 
 
 def test_starttls_then_login_succeeds(sluice):
@@ -101,3 +102,43 @@ def test_failed_handshake_does_not_disturb_other_clients(sluice):
             pass
     with sluice.connect(tls=True) as c:
         assert c.cmd("NOOP").status == "OK"
+
+
+def der(pem_path):
+    return ssl.PEM_cert_to_DER_cert(pathlib.Path(pem_path).read_text())
+
+
+def peer_der(server, name):
+    with Imap(server.tls_port, tls=True, server_hostname=name) as c:
+        return c.sock.getpeercert(binary_form=True)
+
+
+def test_sni_selects_the_certificate_of_a_named_tls_block(start_sluice, tls_files, tmp_path):
+    other_cert, other_key = make_cert(tmp_path / "other", cn="mail.example.org")
+    server = start_sluice(extra_conf=f"tls mail.example.org {{\n  cert = {other_cert}\n"
+                                     f"  key = {other_key}\n}}")
+    assert peer_der(server, "mail.example.org") == der(other_cert)
+    assert peer_der(server, "localhost") == der(tls_files[0])
+    assert peer_der(server, "unknown.example.net") == der(tls_files[0])
+
+
+def test_certificate_and_key_in_one_file(start_sluice, tls_files, tmp_path):
+    combined = tmp_path / "combined.pem"
+    combined.write_bytes(tls_files[0].read_bytes() + tls_files[1].read_bytes())
+    combined.chmod(0o600)
+    server = start_sluice(cert=combined, key=None)
+    assert peer_der(server, "localhost") == der(tls_files[0])
+
+
+def test_relative_certificate_paths_resolve_against_the_config_folder(start_sluice, tls_files,
+                                                                      tmp_path):
+    server = start_sluice(cert="tls/cert.pem", key="tls/key.pem", settings={},
+                          prepare=lambda d: copy_tls(tls_files, d / "tls"))
+    assert peer_der(server, "localhost") == der(tls_files[0])
+
+
+def copy_tls(tls_files, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in tls_files:
+        (folder / f.name).write_bytes(f.read_bytes())
+        (folder / f.name).chmod(0o600)

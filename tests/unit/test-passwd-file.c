@@ -95,7 +95,7 @@ struct fx {
 };
 
 /* Replaces the file atomically; usable from any thread (it asserts nothing). */
-static int write_file_raw(const char *path, const char *content)
+static int write_file_raw(const char *path, const char *content, size_t len)
 {
 	char tmp[80];
 	FILE *f;
@@ -105,14 +105,14 @@ static int write_file_raw(const char *path, const char *content)
 	f = fopen(tmp, "w");
 	if (f == NULL)
 		return -1;
-	ok = fputs(content, f) >= 0;
+	ok = fwrite(content, 1, len, f) == len;
 	ok = fclose(f) == 0 && ok;
 	return ok && rename(tmp, path) == 0 ? 0 : -1;
 }
 
 static void write_file(const char *path, const char *content)
 {
-	CU_ASSERT_EQUAL_FATAL(write_file_raw(path, content), 0);
+	CU_ASSERT_EQUAL_FATAL(write_file_raw(path, content, strlen(content)), 0);
 }
 
 static void make_temp_path(char *path, size_t size)
@@ -442,6 +442,24 @@ static void test_malformed_line_fails_init_with_its_line_number(void)
 	}
 }
 
+static void test_nul_byte_in_a_line_is_malformed(void)
+{
+	static const char content[] = "alice:{PLAIN}a\nbob:{PLAIN}b\0c\ncarol:{PLAIN}c\n";
+	char prefix[96];
+	struct fx fx;
+
+	/* Written in full: a NUL must not hide the rest of the line, or of the file. */
+	CU_ASSERT_EQUAL_FATAL(fx_start(&fx, "", 1000), SLUICE_OK);
+	CU_ASSERT_EQUAL_FATAL(write_file_raw(fx.path, content, sizeof(content) - 1), 0);
+	snprintf(prefix, sizeof(prefix), "%s:2: ", fx.path);
+	pwf_mod->deinit(fx.ctx);
+	fx.ctx = NULL;
+	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_host, fx.conf, &fx.ctx, &fx.err), SLUICE_E_CONFIG);
+	CU_ASSERT_EQUAL(strncmp(fx.err.msg, prefix, strlen(prefix)), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fx.err.msg, "NUL"));
+	fx_stop(&fx);
+}
+
 static void test_init_without_path_or_file_fails(void)
 {
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -587,7 +605,7 @@ static const char pwf_version_b[] = "alice:{PLAIN}pwB\ncarol:{PLAIN}stable\nbob:
 struct race {
 	struct fx *fx;
 	_Atomic unsigned wrong;
-	_Atomic bool stop;
+	_Atomic bool written; /* the writer has finished its rewrites */
 };
 
 static int race_login(struct race *r, struct sluice_pool *pool, const char *user,
@@ -613,7 +631,8 @@ static void *race_verifier(void *arg)
 	struct sluice_pool *pool = pool_create(512, 0);
 	int ret;
 
-	for (unsigned i = 0; pool != NULL && i < 400; i++) {
+	/* Keep logging in until the writer is done, so the two really overlap. */
+	for (unsigned i = 0; pool != NULL && (i < 100 || !atomic_load(&r->written)); i++) {
 		if (race_login(r, pool, "carol", "stable") != 0)
 			atomic_fetch_add(&r->wrong, 1);
 		ret = race_login(r, pool, "alice", i % 2 ? "pwA" : "pwB");
@@ -632,10 +651,12 @@ static void *race_verifier(void *arg)
 static void *race_writer(void *arg)
 {
 	struct race *r = arg;
-	for (unsigned i = 0; !atomic_load(&r->stop); i++) {
-		if (write_file_raw(r->fx->path, i % 2 ? pwf_version_a : pwf_version_b) < 0)
+	for (unsigned i = 0; i < 300; i++) {
+		const char *v = i % 2 ? pwf_version_a : pwf_version_b;
+		if (write_file_raw(r->fx->path, v, strlen(v)) < 0)
 			atomic_fetch_add(&r->wrong, 1);
 	}
+	atomic_store(&r->written, true);
 	return NULL;
 }
 
@@ -650,10 +671,9 @@ static void test_concurrent_verifies_while_the_file_is_rewritten(void)
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&writer, NULL, race_writer, &r), 0);
 	for (int i = 0; i < 4; i++)
 		CU_ASSERT_EQUAL_FATAL(pthread_create(&verifiers[i], NULL, race_verifier, &r), 0);
+	pthread_join(writer, NULL);
 	for (int i = 0; i < 4; i++)
 		pthread_join(verifiers[i], NULL);
-	atomic_store(&r.stop, true);
-	pthread_join(writer, NULL);
 	CU_ASSERT_EQUAL(atomic_load(&r.wrong), 0);
 	CU_ASSERT(log_count("changed") > 0);
 
@@ -709,6 +729,7 @@ static CU_TestInfo pwf_tests[] = {
     {"lookup fills the user without a password", test_lookup_fills_the_user_without_a_password},
     {"malformed line fails init with its line number",
      test_malformed_line_fails_init_with_its_line_number},
+    {"NUL byte in a line is malformed", test_nul_byte_in_a_line_is_malformed},
     {"init without path or file fails", test_init_without_path_or_file_fails},
     {"changed file is read again", test_changed_file_is_read_again},
     {"changes are checked at most every check_interval",

@@ -399,23 +399,32 @@ int pwf_table_parse(struct pwf_file *file, const char *path, bool strict,
 	file->data = NULL;
 
 	for (line = t->buf; line != NULL; line = next) {
+		char *bufend = t->buf + t->buf_len;
+		char *end = memchr(line, '\n', (size_t)(bufend - line)), *p;
 		struct pwf_entry e;
-		char *end = strchr(line, '\n'), *p;
 
 		lineno++;
 		next = end != NULL ? end + 1 : NULL;
 		if (end == NULL)
-			end = line + strlen(line);
+			end = bufend;
+		if (next == bufend)
+			next = NULL;
+		if (end == line && next == NULL)
+			break;
 		if (end > line && end[-1] == '\r')
 			end--;
+		/* A NUL would silently cut the line short; fields must be whole. */
+		bool has_nul = memchr(line, '\0', (size_t)(end - line)) != NULL;
 		*end = '\0';
 		for (p = line; *p == ' ' || *p == '\t'; p++)
 			;
-		if (*p == '\0' || *p == '#')
+		if (!has_nul && (*p == '\0' || *p == '#'))
 			continue;
 
 		reason[0] = '\0';
-		if (pwf_parse_line(line, lineno, &e, reason, sizeof(reason)) == 0) {
+		if (has_nul) {
+			snprintf(reason, sizeof(reason), "the line contains a NUL byte");
+		} else if (pwf_parse_line(line, lineno, &e, reason, sizeof(reason)) == 0) {
 			const struct pwf_entry *dup = pwf_table_find(t, e.name);
 			if (dup != NULL)
 				snprintf(reason, sizeof(reason),

@@ -33,13 +33,13 @@ struct denylist_settings {
 
 #define DS struct denylist_settings
 static const struct sluice_setting denylist_settings_table[] = {
-	SLUICE_SETTING_STRING("users", DS, users, NULL,
-			      "user names refused at login, separated by spaces or commas"),
-	SLUICE_SETTING_CIDR_LIST("networks", DS, networks, NULL,
-				 "addresses and networks refused when they connect"),
-	SLUICE_SETTING_STRING("message", DS, message, "Access denied by the administrator",
-			      "the sentence refused clients see"),
-	SLUICE_SETTING_END,
+    SLUICE_SETTING_STRING("users", DS, users, NULL,
+                          "user names refused at login, separated by spaces or commas"),
+    SLUICE_SETTING_CIDR_LIST("networks", DS, networks, NULL,
+                             "addresses and networks refused when they connect"),
+    SLUICE_SETTING_STRING("message", DS, message, "Access denied by the administrator",
+                          "the sentence refused clients see"),
+    SLUICE_SETTING_END,
 };
 #undef DS
 
@@ -113,16 +113,16 @@ static struct denylist_rules *rules_build(const struct denylist_settings *set)
 	if (set->users != NULL && !rules_add_users(r, set->users))
 		goto fail;
 	if (set->networks != NULL && set->networks->count > 0) {
-		size_t bytes = sizeof(*set->networks) +
-			       set->networks->count * sizeof(set->networks->items[0]);
+		size_t bytes =
+		    sizeof(*set->networks) + set->networks->count * sizeof(set->networks->items[0]);
 		if ((r->networks = malloc(bytes)) == NULL)
 			goto fail;
 		memcpy(r->networks, set->networks, bytes);
 	}
 	/* An empty message would leave the client with a bare "NO [UNAVAILABLE]". */
 	const char *msg = set->message != NULL && set->message[0] != '\0'
-				  ? set->message
-				  : "Access denied by the administrator";
+	                      ? set->message
+	                      : "Access denied by the administrator";
 	if ((r->message = strdup(msg)) == NULL)
 		goto fail;
 	return r;
@@ -136,7 +136,7 @@ fail:
  * decides) or SLUICE_E_REFUSED with a response code and a sentence for the client.
  */
 static int denylist_connect(void *modctx, const struct sluice_policy_conn *conn,
-			    struct sluice_error *err)
+                            struct sluice_error *err)
 {
 	struct denylist *dl = modctx;
 	int rc = SLUICE_DECLINED;
@@ -146,13 +146,13 @@ static int denylist_connect(void *modctx, const struct sluice_policy_conn *conn,
 	pthread_rwlock_rdlock(&dl->lock);
 	if (sluice_cidr_match(dl->rules->networks, conn->peer->remote))
 		rc = sluice_error_set(err, SLUICE_E_REFUSED, "UNAVAILABLE", "%s",
-				      dl->rules->message);
+		                      dl->rules->message);
 	pthread_rwlock_unlock(&dl->lock);
 	return rc;
 }
 
 static int denylist_login(void *modctx, const struct sluice_policy_conn *conn,
-			  struct sluice_error *err)
+                          struct sluice_error *err)
 {
 	struct denylist *dl = modctx;
 	int rc = SLUICE_DECLINED;
@@ -164,7 +164,7 @@ static int denylist_login(void *modctx, const struct sluice_policy_conn *conn,
 	for (size_t i = 0; i < dl->rules->user_count; i++) {
 		if (strcasecmp(dl->rules->users[i], conn->user) == 0) {
 			rc = sluice_error_set(err, SLUICE_E_REFUSED, "UNAVAILABLE", "%s",
-					      dl->rules->message);
+			                      dl->rules->message);
 			break;
 		}
 	}
@@ -174,7 +174,7 @@ static int denylist_login(void *modctx, const struct sluice_policy_conn *conn,
 
 /* 5. Life cycle: init and deinit run once on the main thread; reload on SIGHUP. */
 static int denylist_init(const struct sluice_host *host, const void *conf, void **modctx_r,
-			 struct sluice_error *err)
+                         struct sluice_error *err)
 {
 	struct denylist *dl = calloc(1, sizeof(*dl));
 
@@ -189,7 +189,7 @@ static int denylist_init(const struct sluice_host *host, const void *conf, void 
 	}
 	dl->host = host;
 	host->log(host, SLUICE_LOG_INFO, "refusing %zu users and %zu networks",
-		  dl->rules->user_count, dl->rules->networks ? dl->rules->networks->count : 0);
+	          dl->rules->user_count, dl->rules->networks ? dl->rules->networks->count : 0);
 	*modctx_r = dl;
 	return 0;
 }
@@ -208,10 +208,10 @@ static int denylist_reload(void *modctx, const void *conf, struct sluice_error *
 
 	/* No hook can still see the old rules: they only read them under the lock. */
 	dl->host->log(dl->host, SLUICE_LOG_INFO,
-		      "reloaded: users %zu -> %zu, networks %zu -> %zu, message %s",
-		      old->user_count, fresh->user_count, old->networks ? old->networks->count : 0,
-		      fresh->networks ? fresh->networks->count : 0,
-		      strcmp(old->message, fresh->message) == 0 ? "unchanged" : "changed");
+	              "reloaded: users %zu -> %zu, networks %zu -> %zu, message %s",
+	              old->user_count, fresh->user_count, old->networks ? old->networks->count : 0,
+	              fresh->networks ? fresh->networks->count : 0,
+	              strcmp(old->message, fresh->message) == 0 ? "unchanged" : "changed");
 	rules_free(old);
 	return 0;
 }
@@ -227,13 +227,13 @@ static void denylist_deinit(void *modctx)
 
 /* 6. The descriptor: the one symbol the core looks up, checked before anything runs. */
 static const struct sluice_policy_ops denylist_ops = {
-	.size = sizeof(struct sluice_policy_ops),
-	.connect = denylist_connect,
-	.login = denylist_login,
+    .size = sizeof(struct sluice_policy_ops),
+    .connect = denylist_connect,
+    .login = denylist_login,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_POLICY, .name = "denylist", .version = "1.0",
-	      .description = "refuses listed users at login and listed networks at connect",
-	      .settings = denylist_settings_table, .conf_size = sizeof(struct denylist_settings),
-	      .init = denylist_init, .deinit = denylist_deinit, .reload = denylist_reload,
-	      .ops = &denylist_ops);
+              .description = "refuses listed users at login and listed networks at connect",
+              .settings = denylist_settings_table, .conf_size = sizeof(struct denylist_settings),
+              .init = denylist_init, .deinit = denylist_deinit, .reload = denylist_reload,
+              .ops = &denylist_ops);
