@@ -63,6 +63,17 @@ int server_setup(struct server_conf *conf, bool check_only)
 			server_collect(SLUICE_KIND_SASL, &server.sasls, &server.sasl_count) < 0 ||
 			server_collect(SLUICE_KIND_POLICY, &server.policies, &server.policy_count) < 0))
 		rc = -1;
+	if (rc == 0) {
+		struct module_instance *storages[2];
+		size_t n = module_set_find(server.modules, SLUICE_KIND_STORAGE, storages, 2);
+		if (n > 1) {
+			conf_error_add(&errs, storages[1]->file, storages[1]->line,
+				       "only one storage module can be configured; %s is already in use",
+				       storages[0]->name);
+			rc = -1;
+		}
+		server.storage = n > 0 ? storages[0] : NULL;
+	}
 	if (errs.count > 0)
 		conf_errors_print(&errs, stderr);
 	conf_errors_free(&errs);
@@ -119,6 +130,7 @@ void server_teardown(void)
 	free(server.policies);
 	server.passdbs = server.sasls = server.policies = NULL;
 	server.passdb_count = server.sasl_count = server.policy_count = 0;
+	server.storage = NULL;
 	tls_set_unref(&server.tls);
 	server_conf_unref(&server.conf);
 }

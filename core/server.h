@@ -25,6 +25,7 @@ struct server {
 	/* Modules by role, in configuration order; fixed after start. */
 	struct module_instance **passdbs, **sasls, **policies;
 	size_t passdb_count, sasl_count, policy_count;
+	struct module_instance *storage; /* at most one; NULL: no mailbox commands */
 
 	atomic_bool shutting_down;
 	atomic_uint_fast64_t next_session_id;

@@ -13,6 +13,7 @@
 #include <sluice/sasl.h>
 
 #include "auth/auth.h"
+#include "mailbox/user.h"
 #include "policy/policy.h"
 #include "server.h"
 #include "util/base64.h"
@@ -113,14 +114,22 @@ static void auth_finish(struct session *s, const char *tag, const char *mech, co
 
 	uint64_t delay = 0;
 	struct sluice_error perr = SLUICE_ERROR_INIT;
+	struct mail_user *mail = NULL;
+	r = mail_user_open(&u, &mail, &err);
 	char *name = strdup(u.name);
 	pool_destroy(&pool);
-	if (name == NULL) {
-		session_tagged(s, tag, "NO", "UNAVAILABLE", "The server is out of memory; try again later.");
+	if (r < 0 || name == NULL) {
+		/* The password was right: this is the server's trouble, not a failed login. */
+		log_error("login of %s failed: %s", name != NULL ? name : "(out of memory)", err.msg);
+		session_tagged(s, tag, "NO", "UNAVAILABLE", "%s",
+			       r < 0 ? err.msg : "The server is out of memory; try again later.");
+		mail_user_close(&mail);
+		free(name);
 		return;
 	}
 	if (policy_auth_result(s, name, true, &delay, &perr) < 0) {
 		session_tagged(s, tag, "NO", perr.resp_code, "%s", perr.msg);
+		mail_user_close(&mail);
 		free(name);
 		return;
 	}
@@ -129,11 +138,13 @@ static void auth_finish(struct session *s, const char *tag, const char *mech, co
 		log_info("login refused user=%s method=%s", name, mech);
 		s->user = NULL;
 		free(name);
+		mail_user_close(&mail);
 		session_tagged(s, tag, "NO", perr.resp_code, "%s", perr.msg);
 		return;
 	}
 	s->user = NULL;
 	session_logged_in(s, name);
+	s->mail = mail;
 	free(name);
 	log_info("login ok method=%s", mech);
 	session_printf(s, "%s OK [CAPABILITY ", tag);

@@ -20,12 +20,18 @@ static const struct imap_command_def command_table[] = {
 	{"STARTTLS", IMAP_STATE_NOT_AUTH, cmd_starttls},
 	{"LOGIN", IMAP_STATE_NOT_AUTH, cmd_login},
 	{"AUTHENTICATE", IMAP_STATE_NOT_AUTH, cmd_authenticate},
+	{"LIST", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_list},
+	{"LSUB", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_lsub},
+	{"CREATE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_create},
+	{"DELETE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_delete},
+	{"RENAME", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_rename},
+	{"SUBSCRIBE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_subscribe},
+	{"UNSUBSCRIBE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_unsubscribe},
 };
 
 /* Commands a client may reasonably send that this server does not offer yet. */
 static const char *const commands_known_elsewhere[] = {
-	"SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE", "LIST",
-	"LSUB", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
+	"SELECT", "EXAMINE", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
 	"STORE", "COPY", "MOVE", "UID", "IDLE", "NAMESPACE",
 };
 

@@ -22,6 +22,10 @@ void commands_dispatch(struct session *s, const struct imap_command *cmd);
 
 /* cmd-any.c */
 imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
+/* cmd-list.c, cmd-mailbox.c */
+imap_command_fn cmd_list, cmd_lsub, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe;
+/** Answers NO and returns false when the session has no mail storage. */
+bool cmd_require_storage(struct session *s, const struct imap_command *cmd);
 /* cmd-auth.c */
 imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);

@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 
 #include "imap/commands.h"
+#include "mailbox/user.h"
 #include "policy/policy.h"
 #include "server.h"
 #include "util/log.h"
@@ -212,6 +213,11 @@ void session_hold_output(struct session *s, uint64_t ms)
 		return;
 	s->hold_output = true;
 	ev_timer_set(&s->delay_timer, ev_now_ms() + ms);
+}
+
+char session_delimiter(const struct session *s)
+{
+	return s->conf->s.mailbox_delimiter == 1 ? '/' : '.';
 }
 
 bool session_plaintext_allowed(const struct session *s)
@@ -608,6 +614,7 @@ static void session_free(struct session *s)
 	imap_parser_destroy(&s->parser);
 	buf_free(&s->in);
 	buf_free(&s->out);
+	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);
 	server_conf_unref(&s->conf);

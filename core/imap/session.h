@@ -46,6 +46,7 @@ enum {
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
+struct mail_user;
 
 struct session {
 	struct ev_source src; /* src.fd is the client socket */
@@ -77,6 +78,7 @@ struct session {
 	struct buf in, out;
 	enum imap_state state;
 	char *user;
+	struct mail_user *mail; /* NULL before login or when no storage is configured */
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
 
@@ -115,6 +117,8 @@ bool session_plaintext_allowed(const struct session *s);
 void session_write_capabilities(struct session *s);
 /** Switches to the authenticated state as @p user; sets parser limits and log context. */
 void session_logged_in(struct session *s, const char *user);
+/** The hierarchy delimiter clients see ('.' or '/'). */
+char session_delimiter(const struct session *s);
 void session_update_log_context(struct session *s);
 
 #endif

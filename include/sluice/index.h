@@ -12,8 +12,14 @@
  * every length) and answer SLUICE_E_CORRUPT; the core then rebuilds.
  *
  * Work happens in transactions. A write transaction sees its own changes; readers never
- * block writers and see the state of their start. A transaction is used by one thread
- * from begin to commit or abort, but may run on a different worker than the last one.
+ * block writers and see the state of their start. A write transaction must end on the
+ * thread that began it (LMDB's writer lock belongs to that thread), so the core keeps a
+ * write transaction within one command's run. A read transaction may move between
+ * threads between calls, but is used by one thread at a time.
+ *
+ * Walks (message_iterate, message_changed_since, expunged_since) return
+ * SLUICE_NOTFOUND for an unknown mailbox; a callback that wants to stop early returns a
+ * value other than 0 and 1, which the walk then returns.
  */
 #ifndef SLUICE_INDEX_H
 #define SLUICE_INDEX_H
@@ -61,7 +67,10 @@ struct sluice_index_ops {
 	uint32_t size; /**< sizeof(struct sluice_index_ops) as compiled into the module */
 
 	/** @brief Opens (creating if needed) the user's index. Worker thread.
-	 *  @return 0; SLUICE_E_IO; SLUICE_E_PERM. */
+	 *  @return 0; SLUICE_E_IO; SLUICE_E_PERM (a user name that would leave the configured
+	 *  directory); SLUICE_E_CONFIG (a path template that does not expand for this user);
+	 *  SLUICE_E_CORRUPT (the files are damaged: the core deletes and rebuilds them);
+	 *  SLUICE_E_LIMIT; SLUICE_E_NOMEM. */
 	int (*user_open)(void *modctx, const struct sluice_user *user, struct sluice_index_user **user_r,
 			 struct sluice_error *err);
 	void (*user_close)(struct sluice_index_user *user);
@@ -82,11 +91,14 @@ struct sluice_index_ops {
 			   const struct sluice_index_mailbox *state, struct sluice_error *err);
 	/** @brief Forgets a mailbox with all its records. @return 0 or SLUICE_NOTFOUND. */
 	int (*mailbox_delete)(struct sluice_index_txn *txn, const char *mailbox, struct sluice_error *err);
-	/** @brief Moves a mailbox's state and records to a new name (children are the core's job). */
+	/** @brief Moves a mailbox's state and records to a new name (children are the core's job).
+	 *  @return 0; SLUICE_NOTFOUND; SLUICE_E_EXISTS when @p to is taken. */
 	int (*mailbox_rename)(struct sluice_index_txn *txn, const char *from, const char *to,
 			      struct sluice_error *err);
 
-	/** @brief Inserts or replaces the record with msg->uid. */
+	/** @brief Inserts or replaces the record with msg->uid.
+	 *  @return 0; SLUICE_NOTFOUND when the mailbox has no state yet (mailbox_put first);
+	 *  SLUICE_E_LIMIT when the index is full. */
 	int (*message_put)(struct sluice_index_txn *txn, const char *mailbox, const struct sluice_index_message *msg,
 			   struct sluice_error *err);
 	/** @return 0; SLUICE_NOTFOUND. */

@@ -33,6 +33,8 @@ enum {
 	SLUICE_MAILBOX_HASCHILDREN = 1u << 2,
 	SLUICE_MAILBOX_HASNOCHILDREN = 1u << 3,
 	SLUICE_MAILBOX_SUBSCRIBED = 1u << 4,
+	/** Subscribed but does not exist: listed only so that LSUB can report the subscription. */
+	SLUICE_MAILBOX_NONEXISTENT = 1u << 5,
 };
 
 #endif

@@ -66,7 +66,8 @@ struct sluice_storage_ops {
 	/**
 	 * @brief Calls @p cb for every mailbox, INBOX included, with its attributes
 	 * (SLUICE_MAILBOX_*, SUBSCRIBED set from the user's subscriptions). Parents that exist
-	 * only implicitly are reported with NOSELECT. Order is unspecified.
+	 * only implicitly are reported with NOSELECT. Subscribed names that do not exist are
+	 * reported with SUBSCRIBED | NONEXISTENT. Order is unspecified.
 	 * @return 0, the callback's non-zero value, or a negative code.
 	 */
 	int (*mailbox_list)(struct sluice_storage_user *user, sluice_storage_mailbox_cb *cb, void *ctx,

@@ -100,6 +100,7 @@ class Server:
         self.modules_path = self.dir / "modules.conf"
         self.passwd_path = self.dir / "passwd"
         self.log_path = self.dir / "sluiced.log"
+        self.mail_dir = self.dir / "mail"  # one Maildir per user: mail/<user>
         self.settings = {
             "workers": "2",
             "log_level": "info",
@@ -148,6 +149,9 @@ class Server:
             f"  path = {self.passwd_path}\n"
             "}\n"
             "auth sasl-plain {\n"
+            "}\n"
+            "storage maildir {\n"
+            f"  root = {self.mail_dir}/%u\n"
             "}\n" + self.modules_extra)
 
     # ---- process -------------------------------------------------------------------

@@ -62,13 +62,12 @@ def test_curl_logs_in_over_implicit_tls(sluice, tool):
     assert "Logged in" in r.stderr or " OK [CAPABILITY" in r.stderr, r.stderr
 
 
-@pytest.mark.xfail(reason="curl's default request is LIST, which comes with mail storage",
-                   strict=False)
 def test_curl_lists_mailboxes_over_implicit_tls(sluice, tool):
     # The exact command: curl's default request on an imaps:// URL is LIST.
     r = run([tool("curl"), "-sS", "-k", "--max-time", "15",
              f"imaps://{HOST}:{sluice.tls_port}/", "-u", "demo:demo"])
     assert r.returncode == 0, r.stderr
+    assert '* LIST (\\HasNoChildren) "." INBOX' in r.stdout, r.stdout
 
 
 def test_curl_logs_in_over_starttls(sluice, tool):

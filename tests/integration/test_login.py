@@ -169,5 +169,5 @@ def test_log_has_disconnect_with_duration_and_bytes(sluice):
             c.wait_closed(timeout=3)
         except Closed:
             pass
-    line = sluice.wait_for_log("127.0.0.1", "disconnect", "demo")
+    line = sluice.wait_for_log("127.0.0.1", ": disconnect reason=", "demo")
     assert "duration=" in line and "in=" in line and "out=" in line, line

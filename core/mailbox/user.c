@@ -1,0 +1,55 @@
+/* Opening and closing a user's mail (see user.h). */
+#include "mailbox/user.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server.h"
+#include "util/log.h"
+
+static char *user_strdup(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+void mail_user_close(struct mail_user **mup)
+{
+	struct mail_user *mu = *mup;
+	if (mu == NULL)
+		return;
+	if (mu->storage != NULL)
+		mu->storage_ops->user_close(mu->storage);
+	free((char *)mu->user.name);
+	free((char *)mu->user.home);
+	free((char *)mu->user.mail);
+	free(mu);
+	*mup = NULL;
+}
+
+int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, struct sluice_error *err)
+{
+	*mu_r = NULL;
+	if (server.storage == NULL)
+		return SLUICE_NOTFOUND;
+	struct mail_user *mu = calloc(1, sizeof(*mu));
+	if (mu == NULL)
+		return sluice_error_set(err, SLUICE_E_NOMEM, "SERVERBUG", "The server is out of memory.");
+	mu->user = *user;
+	mu->user.name = user_strdup(user->name);
+	mu->user.home = user_strdup(user->home);
+	mu->user.mail = user_strdup(user->mail);
+	mu->storage_module = server.storage;
+	mu->storage_ops = server.storage->desc->ops;
+	int r = mu->storage_ops->user_open(server.storage->modctx, &mu->user, &mu->storage, err);
+	if (r != 0) {
+		log_error("cannot open the mail storage: %s", err->msg);
+		mail_user_close(&mu);
+		if (r > 0)
+			r = SLUICE_E_IO;
+		if (err->msg[0] == '\0')
+			sluice_error_set(err, r, "UNAVAILABLE", "Your mailbox cannot be opened right now.");
+		return r;
+	}
+	*mu_r = mu;
+	return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * A logged-in user's mail: the storage module's handle (and, once the index is wired
+ * in, the index module's), opened at login and closed at logout. Command handlers reach
+ * storage only through a mail_user, never through module globals.
+ */
+#ifndef SLUICE_MAIL_USER_H
+#define SLUICE_MAIL_USER_H
+
+#include <sluice/passdb.h>
+#include <sluice/storage.h>
+
+#include "module/loader.h"
+
+struct mail_user {
+	struct sluice_user user; /* copies owned by this struct */
+	struct module_instance *storage_module;
+	const struct sluice_storage_ops *storage_ops;
+	struct sluice_storage_user *storage;
+};
+
+/**
+ * Opens @p user's mail with the configured storage module.
+ * @return 0; SLUICE_NOTFOUND when no storage module is configured (the session then
+ *         offers no mailbox commands); a negative code with err filled.
+ */
+int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, struct sluice_error *err);
+void mail_user_close(struct mail_user **mu);
+
+#endif
