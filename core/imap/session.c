@@ -244,6 +244,9 @@ void session_logged_in(struct session *s, const char *user)
 static ssize_t session_io_read(struct session *s, void *dst, size_t len)
 {
 	if (s->ssl != NULL) {
+		/* SSL_get_error reads the thread's error queue: whatever another session left
+		 * there on this worker would turn a plain WANT_READ into a fatal error. */
+		ERR_clear_error();
 		int n = SSL_read(s->ssl, dst, len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n > 0)
 			return n;
@@ -274,6 +277,7 @@ static ssize_t session_io_read(struct session *s, void *dst, size_t len)
 static ssize_t session_io_write(struct session *s, const void *src, size_t len)
 {
 	if (s->ssl != NULL) {
+		ERR_clear_error();
 		int n = SSL_write(s->ssl, src, len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n > 0)
 			return n;
@@ -586,6 +590,7 @@ static void session_close(struct session *s)
 		if (s->tls_state == SESSION_TLS_ON)
 			SSL_shutdown(s->ssl);
 		SSL_free(s->ssl);
+		ERR_clear_error(); /* a shutdown on a dead socket queues errors: leave none */
 		s->ssl = NULL;
 	}
 	close(s->src.fd);

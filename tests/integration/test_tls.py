@@ -2,6 +2,7 @@
 
 import pathlib
 import ssl
+import time
 import warnings
 
 import pytest
@@ -142,3 +143,24 @@ def copy_tls(tls_files, folder):
     for f in tls_files:
         (folder / f.name).write_bytes(f.read_bytes())
         (folder / f.name).chmod(0o600)
+
+
+@pytest.mark.parametrize("rst", [False, True])
+def test_dropped_tls_client_does_not_break_other_tls_sessions_on_the_same_worker(start_sluice, rst):
+    # With one worker every session runs on the same thread. A client that drops its TLS
+    # connection without close_notify makes the server's shutdown of it fail; that failure
+    # must not leak into the next TLS read of another session (OpenSSL keeps errors per
+    # thread, and SSL_get_error consults them).
+    import socket
+    import struct
+    server = start_sluice(settings={"workers": "1"})
+    with server.login(tls=True) as keep:
+        for _ in range(3):
+            victim = server.connect(tls=True)
+            assert victim.cmd("LOGIN demo demo").status == "OK"
+            if rst:
+                victim.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            victim.sock.close()  # FIN or RST, without a TLS close_notify
+            time.sleep(0.2)
+            for _ in range(3):
+                assert keep.cmd("NOOP").status == "OK"

@@ -13,6 +13,11 @@
  * be read from top to bottom: settings table, the module's own state, the hooks, then
  * init, reload and deinit, and last the descriptor that ties them together.
  */
+/* strdup, strndup and rwlocks are POSIX: ask for them, so the module builds with -std=c11. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
