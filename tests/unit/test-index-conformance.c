@@ -17,10 +17,7 @@
  * changes the count, e.g. for runs under valgrind.
  */
 #include <CUnit/CUnit.h>
-#include <dlfcn.h>
-#include <ftw.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,55 +28,12 @@
 #include <sluice/index.h>
 
 #include "conf/settings.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
-static void *ixc_dl;
+static struct fixture_module ixc_module;
 static const struct sluice_module *ixc_mod;
 static const struct sluice_index_ops *ixc_ops;
-
-static pthread_mutex_t ixc_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char ixc_log_buf[16384];
-static size_t ixc_log_len;
-
-__attribute__((format(printf, 3, 4))) static void
-ixc_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	(void)host, (void)level;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&ixc_log_lock);
-	/* Keeps the newest lines: a long run must not overflow the buffer. */
-	if (ixc_log_len + strlen(line) + 2 >= sizeof(ixc_log_buf))
-		ixc_log_len = 0;
-	ixc_log_len += (size_t)snprintf(ixc_log_buf + ixc_log_len,
-	                                sizeof(ixc_log_buf) - ixc_log_len, "%s\n", line);
-	pthread_mutex_unlock(&ixc_log_lock);
-}
-
-static uint64_t ixc_test_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static const struct sluice_host ixc_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = ixc_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = ixc_test_now,
-};
 
 #define IXC_MAX_TXNS 16
 
@@ -88,91 +42,35 @@ static struct {
 	bool ready;
 	char dir[64];
 	struct sluice_pool *pool;
-	void *conf;
-	void *ctx;
 	struct sluice_user user;
 	struct sluice_index_user *iu;
 	struct sluice_index_txn *open_txns[IXC_MAX_TXNS];
 	struct sluice_error err;
 } fx;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Sets one setting from its text form, as the configuration parser would. */
-static int conf_set_text(void *conf, const char *key, const char *text)
-{
-	const struct sluice_setting *s = settings_find(ixc_mod->settings, key);
-	char why[512];
-
-	if (s == NULL || s->offset >= ixc_mod->conf_size)
-		return -1;
-	return settings_parse_value(s, text, (char *)conf + s->offset, fx.pool, why, sizeof(why));
-}
-
-static int conf_set_list(void *conf, const char *list)
-{
-	char *copy = strdup(list), *save = NULL;
-	int rc = 0;
-
-	if (copy == NULL)
-		return -1;
-	for (char *item = strtok_r(copy, ";", &save); item != NULL && rc == 0;
-	     item = strtok_r(NULL, ";", &save)) {
-		char *eq = strchr(item, '=');
-		if (eq == NULL) {
-			rc = -1;
-			break;
-		}
-		*eq = '\0';
-		rc = conf_set_text(conf, item, eq + 1);
-	}
-	free(copy);
-	return rc;
-}
-
 static void fx_setup(void)
 {
-	struct conf_errors errs = {0};
-	const struct sluice_setting *path;
-	const char *extra = getenv("SLUICE_INDEX_SETTINGS");
-	char tmpl[128];
+	const struct sluice_setting *path = settings_find(ixc_mod->settings, "path");
+	const char *settings = getenv("SLUICE_INDEX_SETTINGS");
+	void *conf;
 
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/sluice-ixc-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL) {
-		fx.dir[0] = '\0';
+	if (fixture_tempdir(fx.dir, sizeof(fx.dir), "sluice-ixc") < 0)
 		return;
-	}
 	fx.pool = pool_create(1024, 0);
-	fx.conf = calloc(1, ixc_mod->conf_size > 0 ? ixc_mod->conf_size : 1);
-	if (fx.pool == NULL || fx.conf == NULL)
+	if (fx.pool == NULL)
 		return;
-	if (settings_apply(ixc_mod->settings, NULL, fx.conf, fx.pool, NULL, &errs) < 0) {
-		conf_errors_free(&errs);
+	/* A `path` of the module goes into the test's directory unless the caller sets one. */
+	if (path != NULL && path->type == SLUICE_SETTING_STRING)
+		settings = pool_printf(fx.pool, "path=%s/%%u;%s", fx.dir,
+		                       settings != NULL ? settings : "");
+	if (fixture_conf_new(&ixc_module, settings, &conf) < 0)
 		return;
-	}
-	path = settings_find(ixc_mod->settings, "path");
-	snprintf(tmpl, sizeof(tmpl), "%s/%%u", fx.dir);
-	if (path != NULL && path->type == SLUICE_SETTING_STRING &&
-	    conf_set_text(fx.conf, "path", tmpl) < 0)
-		return;
-	if (extra != NULL && conf_set_list(fx.conf, extra) < 0)
-		return;
-	if (ixc_mod->init(&ixc_host, fx.conf, &fx.ctx, &fx.err) < 0)
+	if (fixture_module_init(&ixc_module, conf, &fx.err) < 0)
 		return;
 	fx.user = (struct sluice_user){
 	    .name = "alice", .uid = (uid_t)-1, .gid = (gid_t)-1, .home = fx.dir};
-	if (ixc_ops->user_open(fx.ctx, &fx.user, &fx.iu, &fx.err) < 0)
+	if (ixc_ops->user_open(ixc_module.modctx, &fx.user, &fx.iu, &fx.err) < 0)
 		return;
 	fx.ready = true;
 }
@@ -184,11 +82,9 @@ static void fx_teardown(void)
 			ixc_ops->txn_abort(fx.open_txns[i]);
 	if (fx.iu != NULL)
 		ixc_ops->user_close(fx.iu);
-	if (fx.ctx != NULL && ixc_mod->deinit != NULL)
-		ixc_mod->deinit(fx.ctx);
-	free(fx.conf);
+	fixture_module_stop(&ixc_module);
 	pool_destroy(&fx.pool);
-	rm_tree(fx.dir);
+	fixture_remove_tree(fx.dir);
 	memset(&fx, 0, sizeof(fx));
 }
 
@@ -1120,7 +1016,7 @@ static void test_two_opens_of_one_user_share_the_index(void)
 	struct sluice_index_message m;
 
 	CU_ASSERT_FATAL(fx.ready);
-	CU_ASSERT_EQUAL_FATAL(ixc_ops->user_open(fx.ctx, &fx.user, &second, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(ixc_ops->user_open(ixc_module.modctx, &fx.user, &second, &fx.err), 0);
 	t = txn_begin_ok(true);
 	mbox_create(t, "INBOX", 1);
 	msg_put(t, "INBOX", 1, 1);
@@ -1157,7 +1053,7 @@ static void test_users_do_not_see_each_other(void)
 
 	CU_ASSERT_FATAL(fx.ready);
 	bob.name = "bob";
-	CU_ASSERT_EQUAL_FATAL(ixc_ops->user_open(fx.ctx, &bob, &ib, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(ixc_ops->user_open(ixc_module.modctx, &bob, &ib, &fx.err), 0);
 	t = txn_begin_ok(true);
 	mbox_create(t, "INBOX", 1);
 	/* Two users write at the same time: separate indexes do not wait for each other. */
@@ -1321,27 +1217,17 @@ static int ixc_suite_init(void)
 	const char *path = getenv("SLUICE_INDEX_MODULE");
 
 	if (path == NULL)
-		path = SLUICE_BUILD_MODULE_DIR "/lmdb.so";
-	ixc_dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (ixc_dl == NULL) {
-		fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
+		path = "lmdb.so";
+	if (fixture_module_load(&ixc_module, path, SLUICE_KIND_INDEX) < 0)
 		return -1;
-	}
-	ixc_mod = dlsym(ixc_dl, SLUICE_MODULE_SYMBOL);
-	if (ixc_mod == NULL || ixc_mod->kind != SLUICE_KIND_INDEX || ixc_mod->ops == NULL) {
-		dlclose(ixc_dl);
-		ixc_dl = NULL;
-		return -1;
-	}
+	ixc_mod = ixc_module.desc;
 	ixc_ops = ixc_mod->ops;
 	return 0;
 }
 
 static int ixc_suite_cleanup(void)
 {
-	if (ixc_dl != NULL)
-		dlclose(ixc_dl);
-	ixc_dl = NULL;
+	fixture_module_unload(&ixc_module);
 	return 0;
 }
 

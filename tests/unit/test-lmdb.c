@@ -12,12 +12,9 @@
  */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
-#include <ftw.h>
 #include <lmdb.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,95 +25,33 @@
 #include <sluice/index.h>
 
 #include "conf/settings.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
-static void *lm_dl;
+static struct fixture_module lm_module;
 static const struct sluice_module *lm_mod;
 static const struct sluice_index_ops *lm_ops;
 
-static pthread_mutex_t lm_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char lm_log_buf[65536];
-static size_t lm_log_len;
-
-__attribute__((format(printf, 3, 4))) static void
-lm_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	(void)host, (void)level;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&lm_log_lock);
-	if (lm_log_len + strlen(line) + 2 < sizeof(lm_log_buf))
-		lm_log_len += (size_t)snprintf(lm_log_buf + lm_log_len,
-		                               sizeof(lm_log_buf) - lm_log_len, "%s\n", line);
-	pthread_mutex_unlock(&lm_log_lock);
-}
-
 static unsigned log_count(const char *needle)
 {
-	unsigned n = 0;
-
-	pthread_mutex_lock(&lm_log_lock);
-	for (const char *p = lm_log_buf; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	pthread_mutex_unlock(&lm_log_lock);
-	return n;
+	return fixture_log_count(&lm_module, needle);
 }
-
-static uint64_t lm_test_now(void)
-{
-	return 0;
-}
-
-static const struct sluice_host lm_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = lm_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = lm_test_now,
-};
 
 #define LM_MAX_USERS 16
 
 static struct {
 	char dir[64];
 	struct sluice_pool *pool;
-	void *conf;
-	void *ctx;
 	struct sluice_index_user *users[LM_MAX_USERS];
 	struct sluice_error err;
 } fx;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void lm_setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/sluice-lmdb-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL)
-		fx.dir[0] = '\0';
+	fixture_tempdir(fx.dir, sizeof(fx.dir), "sluice-lmdb");
 	fx.pool = pool_create(1024, 0);
-	pthread_mutex_lock(&lm_log_lock);
-	lm_log_len = 0;
-	lm_log_buf[0] = '\0';
-	pthread_mutex_unlock(&lm_log_lock);
+	fixture_log_clear(&lm_module);
 }
 
 static void lm_stop(void)
@@ -126,64 +61,41 @@ static void lm_stop(void)
 			lm_ops->user_close(fx.users[i]);
 		fx.users[i] = NULL;
 	}
-	if (fx.ctx != NULL)
-		lm_mod->deinit(fx.ctx);
-	fx.ctx = NULL;
-	free(fx.conf);
-	fx.conf = NULL;
+	fixture_module_stop(&lm_module);
 }
 
 static void lm_teardown(void)
 {
 	lm_stop();
 	pool_destroy(&fx.pool);
-	if (fx.dir[0] != '\0')
-		rm_tree(fx.dir);
+	fixture_remove_tree(fx.dir);
 }
 
-/* Fills a settings struct: defaults, then "key=value;..." with %T for the test dir. */
+/* A settings struct: defaults, then "key=value;..." with %T for the test dir. */
 static void *conf_make(const char *settings)
 {
-	struct conf_errors errs = {0};
-	void *conf = calloc(1, lm_mod->conf_size);
-	char text[1024], why[512];
-	char *save = NULL;
+	char text[1024];
+	size_t n = 0;
+	void *conf;
 
-	CU_ASSERT_FATAL(conf != NULL && fx.dir[0] != '\0');
-	CU_ASSERT_EQUAL_FATAL(settings_apply(lm_mod->settings, NULL, conf, fx.pool, NULL, &errs),
-	                      0);
-	snprintf(text, sizeof(text), "%s", settings);
-	for (char *item = strtok_r(text, ";", &save); item != NULL;
-	     item = strtok_r(NULL, ";", &save)) {
-		char value[512], *eq = strchr(item, '=');
-		const struct sluice_setting *s;
-		size_t n = 0;
-
-		CU_ASSERT_PTR_NOT_NULL_FATAL(eq);
-		*eq = '\0';
-		for (const char *p = eq + 1; *p != '\0' && n + 64 < sizeof(value); p++) {
-			if (p[0] == '%' && p[1] == 'T') {
-				n += (size_t)snprintf(value + n, sizeof(value) - n, "%s", fx.dir);
-				p++;
-			} else {
-				value[n++] = *p;
-			}
+	CU_ASSERT_FATAL(fx.dir[0] != '\0');
+	for (const char *p = settings; *p != '\0' && n + 64 < sizeof(text); p++) {
+		if (p[0] == '%' && p[1] == 'T') {
+			n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", fx.dir);
+			p++;
+		} else {
+			text[n++] = *p;
 		}
-		value[n] = '\0';
-		s = settings_find(lm_mod->settings, item);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-		CU_ASSERT_EQUAL_FATAL(settings_parse_value(s, value, (char *)conf + s->offset,
-		                                           fx.pool, why, sizeof(why)),
-		                      0);
 	}
+	text[n] = '\0';
+	CU_ASSERT_EQUAL_FATAL(fixture_conf_new(&lm_module, text, &conf), 0);
 	return conf;
 }
 
 /* Starts the module with @settings; returns init's result. */
 static int lm_start(const char *settings)
 {
-	fx.conf = conf_make(settings);
-	return lm_mod->init(&lm_host, fx.conf, &fx.ctx, &fx.err);
+	return fixture_module_init(&lm_module, conf_make(settings), &fx.err);
 }
 
 static struct sluice_user user_named(const char *name, const char *home)
@@ -198,7 +110,7 @@ static int lm_open(const struct sluice_user *u, struct sluice_index_user **iu_r)
 	int rc;
 
 	memset(&fx.err, 0, sizeof(fx.err));
-	rc = lm_ops->user_open(fx.ctx, u, &iu, &fx.err);
+	rc = lm_ops->user_open(lm_module.modctx, u, &iu, &fx.err);
 	if (rc == 0) {
 		size_t i = 0;
 		while (i < LM_MAX_USERS && fx.users[i] != NULL)
@@ -451,7 +363,7 @@ static void test_bad_templates_and_missing_homes_are_config_errors(void)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CU_ASSERT_EQUAL(lm_start(bad[i]), SLUICE_E_CONFIG);
 		CU_ASSERT(fx.err.msg[0] != '\0');
-		CU_ASSERT_PTR_NULL(fx.ctx);
+		CU_ASSERT_PTR_NULL(lm_module.modctx);
 		lm_stop();
 	}
 	CU_ASSERT_EQUAL_FATAL(lm_start(""), 0);
@@ -669,7 +581,7 @@ static void test_damaged_or_foreign_index_is_corrupt_at_open(void)
 	CU_ASSERT(fx.err.msg[0] != '\0' && strstr(fx.err.msg, fx.dir) == NULL);
 
 	/* What the core does next: delete the directory and open again. */
-	rm_tree(path);
+	fixture_remove_tree(path);
 	CU_ASSERT_EQUAL_FATAL(lm_open(&u, &iu), 0);
 	fill_mailbox(iu, "INBOX", 3);
 	lm_close(iu);
@@ -817,7 +729,7 @@ static void test_recreated_directory_gets_a_fresh_environment(void)
 	fill_mailbox(old, "INBOX", 3);
 	/* The core rebuilds a damaged index by deleting it while sessions may hold it. */
 	snprintf(path, sizeof(path), "%s/alice", fx.dir);
-	rm_tree(path);
+	fixture_remove_tree(path);
 	CU_ASSERT_EQUAL_FATAL(lm_open(&u, &fresh), 0);
 	CU_ASSERT_EQUAL(log_count(": opened"), 2);
 	CU_ASSERT_EQUAL_FATAL(lm_ops->txn_begin(fresh, false, &t, &fx.err), 0);
@@ -849,7 +761,7 @@ static void *opener_main(void *arg)
 	char name[32];
 
 	pthread_barrier_wait(o->barrier);
-	o->open_rc = lm_ops->user_open(fx.ctx, &o->user, &iu, &err);
+	o->open_rc = lm_ops->user_open(lm_module.modctx, &o->user, &iu, &err);
 	pthread_barrier_wait(o->barrier);
 	if (o->open_rc == 0) {
 		snprintf(name, sizeof(name), "box%u", o->id);
@@ -951,9 +863,9 @@ static void test_reload_moves_new_indexes_only(void)
 	CU_ASSERT_EQUAL_FATAL(lm_open(&u, &before), 0);
 	conf2 = conf_make("path=%T/two/%u;sync=no");
 	bad = conf_make("path=relative");
-	CU_ASSERT_EQUAL(lm_mod->reload(fx.ctx, bad, &fx.err), SLUICE_E_CONFIG);
+	CU_ASSERT_EQUAL(lm_mod->reload(lm_module.modctx, bad, &fx.err), SLUICE_E_CONFIG);
 	free(bad);
-	CU_ASSERT_EQUAL_FATAL(lm_mod->reload(fx.ctx, conf2, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(lm_mod->reload(lm_module.modctx, conf2, &fx.err), 0);
 	CU_ASSERT_EQUAL_FATAL(lm_open(&u, &after), 0);
 	snprintf(want, sizeof(want), "%s/two/alice/data.mdb", fx.dir);
 	CU_ASSERT_EQUAL(access(want, F_OK), 0);
@@ -1009,26 +921,16 @@ static void test_sizes_on_disk(void)
 
 static int lm_suite_init(void)
 {
-	lm_dl = dlopen(SLUICE_BUILD_MODULE_DIR "/lmdb.so", RTLD_NOW | RTLD_LOCAL);
-	if (lm_dl == NULL) {
-		fprintf(stderr, "cannot load lmdb.so: %s\n", dlerror());
+	if (fixture_module_load(&lm_module, "lmdb.so", SLUICE_KIND_INDEX) < 0)
 		return -1;
-	}
-	lm_mod = dlsym(lm_dl, SLUICE_MODULE_SYMBOL);
-	if (lm_mod == NULL || lm_mod->kind != SLUICE_KIND_INDEX || lm_mod->ops == NULL) {
-		dlclose(lm_dl);
-		lm_dl = NULL;
-		return -1;
-	}
+	lm_mod = lm_module.desc;
 	lm_ops = lm_mod->ops;
 	return 0;
 }
 
 static int lm_suite_cleanup(void)
 {
-	if (lm_dl != NULL)
-		dlclose(lm_dl);
-	lm_dl = NULL;
+	fixture_module_unload(&lm_module);
 	return 0;
 }
 

@@ -12,12 +12,9 @@
  */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,130 +24,54 @@
 
 #include <sluice/storage.h>
 
-#include "conf/settings.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
 #define MD_MAX_HANDLES 8
 
-static void *md_dl;
-static const struct sluice_module *md_mod;
+static struct fixture_module md_module;
 static const struct sluice_storage_ops *md_ops;
-
-static pthread_mutex_t md_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char md_log_buf[16384];
-static size_t md_log_len;
-
-__attribute__((format(printf, 3, 4))) static void
-md_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	(void)host, (void)level;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&md_log_lock);
-	if (md_log_len + strlen(line) + 2 >= sizeof(md_log_buf))
-		md_log_len = 0;
-	md_log_len += (size_t)snprintf(md_log_buf + md_log_len, sizeof(md_log_buf) - md_log_len,
-	                               "%s\n", line);
-	pthread_mutex_unlock(&md_log_lock);
-}
 
 static bool log_has(const char *needle)
 {
-	bool yes;
-	pthread_mutex_lock(&md_log_lock);
-	yes = strstr(md_log_buf, needle) != NULL;
-	pthread_mutex_unlock(&md_log_lock);
-	return yes;
+	return fixture_log_count(&md_module, needle) > 0;
 }
 
 static void log_reset(void)
 {
-	pthread_mutex_lock(&md_log_lock);
-	md_log_len = 0;
-	md_log_buf[0] = '\0';
-	pthread_mutex_unlock(&md_log_lock);
+	fixture_log_clear(&md_module);
 }
-
-static uint64_t md_test_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static const struct sluice_host md_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = md_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = md_test_now,
-};
 
 static struct {
 	char dir[64];     /* the temporary home */
 	char maildir[96]; /* dir + "/Maildir" */
 	struct sluice_pool *pool;
-	void *conf;
-	void *ctx;
 	struct sluice_user user;
 	struct sluice_storage_user *su;
 	struct sluice_storage_box *boxes[MD_MAX_HANDLES];
 	struct sluice_error err;
 } fx;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void conf_set(const char *key, const char *text)
-{
-	const struct sluice_setting *s = settings_find(md_mod->settings, key);
-	char why[512];
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-	CU_ASSERT_EQUAL_FATAL(
-	    settings_parse_value(s, text, (char *)fx.conf + s->offset, fx.pool, why, sizeof(why)),
-	    0);
-}
-
 /* Starts a module instance with the defaults and @p root (NULL keeps the default). */
 static void md_init(const char *root)
 {
-	struct conf_errors errs = {0};
+	char settings[512] = "";
+	void *conf;
 
-	if (fx.ctx != NULL)
-		md_mod->deinit(fx.ctx);
-	fx.ctx = NULL;
-	CU_ASSERT_EQUAL_FATAL(settings_apply(md_mod->settings, NULL, fx.conf, fx.pool, NULL, &errs),
-	                      0);
+	fixture_module_stop(&md_module);
 	if (root != NULL)
-		conf_set("root", root);
-	CU_ASSERT_EQUAL_FATAL(md_mod->init(&md_host, fx.conf, &fx.ctx, &fx.err), 0);
+		snprintf(settings, sizeof(settings), "root=%s", root);
+	CU_ASSERT_EQUAL_FATAL(fixture_conf_new(&md_module, settings, &conf), 0);
+	CU_ASSERT_EQUAL_FATAL(fixture_module_init(&md_module, conf, &fx.err), 0);
 }
 
 static void fx_setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/sluice-md-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL) {
-		fx.dir[0] = '\0';
+	if (fixture_tempdir(fx.dir, sizeof(fx.dir), "sluice-md") < 0)
 		return;
-	}
 	snprintf(fx.maildir, sizeof(fx.maildir), "%s/Maildir", fx.dir);
 	fx.pool = pool_create(1024, 0);
-	fx.conf = calloc(1, md_mod->conf_size);
 	fx.user =
 	    (struct sluice_user){.name = "alice", .uid = getuid(), .gid = getgid(), .home = fx.dir};
 	log_reset();
@@ -163,21 +84,18 @@ static void fx_teardown(void)
 			md_ops->mailbox_close(fx.boxes[i]);
 	if (fx.su != NULL)
 		md_ops->user_close(fx.su);
-	if (fx.ctx != NULL)
-		md_mod->deinit(fx.ctx);
-	free(fx.conf);
+	fixture_module_stop(&md_module);
 	pool_destroy(&fx.pool);
-	if (fx.dir[0] != '\0')
-		nftw(fx.dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(fx.dir);
 	memset(&fx, 0, sizeof(fx));
 }
 
 /* The usual start: default settings, alice logged in with ~/Maildir. */
 static void md_start(void)
 {
-	CU_ASSERT_FATAL(fx.dir[0] != '\0' && fx.pool != NULL && fx.conf != NULL);
+	CU_ASSERT_FATAL(fx.dir[0] != '\0' && fx.pool != NULL);
 	md_init(NULL);
-	CU_ASSERT_EQUAL_FATAL(md_ops->user_open(fx.ctx, &fx.user, &fx.su, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(md_ops->user_open(md_module.modctx, &fx.user, &fx.su, &fx.err), 0);
 }
 
 static struct sluice_storage_box *box_open_ok(const char *name)
@@ -763,7 +681,7 @@ static int open_as(const char *name, const char *mail, struct sluice_storage_use
 	user.mail = mail;
 	*u = NULL;
 	memset(&fx.err, 0, sizeof(fx.err));
-	return md_ops->user_open(fx.ctx, &user, u, &fx.err);
+	return md_ops->user_open(md_module.modctx, &user, u, &fx.err);
 }
 
 /* Whether @p rel below the temporary home is a directory. */
@@ -859,7 +777,7 @@ static void test_bad_templates_and_locations_are_config_errors(void)
 	md_init(NULL);
 	user = fx.user;
 	user.home = NULL;
-	CU_ASSERT_EQUAL(md_ops->user_open(fx.ctx, &user, &u, &fx.err), SLUICE_E_CONFIG);
+	CU_ASSERT_EQUAL(md_ops->user_open(md_module.modctx, &user, &u, &fx.err), SLUICE_E_CONFIG);
 	CU_ASSERT_EQUAL(open_as("gina", "mbox:~/mail", &u), SLUICE_E_CONFIG);
 	/* The passdb's mail field wins, in Dovecot's spelling with options. */
 	snprintf(mail, sizeof(mail), "maildir:%s/override/%%n:LAYOUT=fs", fx.dir);
@@ -877,7 +795,7 @@ static void test_root_owned_by_someone_else_is_refused(void)
 	md_init(NULL);
 	user = fx.user;
 	user.uid = getuid() + 1;
-	CU_ASSERT_EQUAL(md_ops->user_open(fx.ctx, &user, &u, &fx.err), SLUICE_E_PERM);
+	CU_ASSERT_EQUAL(md_ops->user_open(md_module.modctx, &user, &u, &fx.err), SLUICE_E_PERM);
 	CU_ASSERT_PTR_NULL(u);
 	CU_ASSERT(log_has("belongs to uid"));
 }
@@ -959,7 +877,7 @@ static void *md_worker_run(void *arg)
 	struct sluice_pool *pool = pool_create(1024, 0);
 	struct sluice_error err = SLUICE_ERROR_INIT;
 
-	if (pool == NULL || md_ops->user_open(fx.ctx, &fx.user, &u, &err) != 0 ||
+	if (pool == NULL || md_ops->user_open(md_module.modctx, &fx.user, &u, &err) != 0 ||
 	    md_ops->mailbox_open(u, "INBOX", &box, &err) != 0) {
 		w->errors++;
 		goto out;
@@ -1141,27 +1059,19 @@ static void test_scan_of_a_large_folder(void)
 
 static int md_suite_init(void)
 {
-	md_dl = dlopen(SLUICE_BUILD_MODULE_DIR "/maildir.so", RTLD_NOW | RTLD_LOCAL);
-	if (md_dl == NULL) {
-		fprintf(stderr, "cannot load maildir.so: %s\n", dlerror());
+	if (fixture_module_load(&md_module, "maildir.so", SLUICE_KIND_STORAGE) < 0)
+		return -1;
+	if (strcmp(md_module.desc->name, "maildir") != 0) {
+		fixture_module_unload(&md_module);
 		return -1;
 	}
-	md_mod = dlsym(md_dl, SLUICE_MODULE_SYMBOL);
-	if (md_mod == NULL || md_mod->kind != SLUICE_KIND_STORAGE || md_mod->ops == NULL ||
-	    strcmp(md_mod->name, "maildir") != 0) {
-		dlclose(md_dl);
-		md_dl = NULL;
-		return -1;
-	}
-	md_ops = md_mod->ops;
+	md_ops = md_module.desc->ops;
 	return 0;
 }
 
 static int md_suite_cleanup(void)
 {
-	if (md_dl != NULL)
-		dlclose(md_dl);
-	md_dl = NULL;
+	fixture_module_unload(&md_module);
 	return 0;
 }
 

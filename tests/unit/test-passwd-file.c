@@ -8,9 +8,7 @@
  */
 #include <CUnit/CUnit.h>
 #include <crypt.h>
-#include <dlfcn.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,70 +17,24 @@
 
 #include <sluice/passdb.h>
 
+#include "module-fixture.h"
 #include "util/pool.h"
 
-static void *pwf_dl;
+static struct fixture_module pwf_module;
 static const struct sluice_module *pwf_mod;
 static const struct sluice_passdb_ops *pwf_ops;
 
-/* The log of the test host: every line, newline-separated. */
-static pthread_mutex_t pwf_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char pwf_log_buf[65536];
-static size_t pwf_log_len;
-
+/* The clock of the test host, which the tests move by hand. */
 static _Atomic uint64_t pwf_clock = 1000;
-
-__attribute__((format(printf, 3, 4))) static void
-pwf_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&pwf_log_lock);
-	pwf_log_len += (size_t)snprintf(pwf_log_buf + pwf_log_len,
-	                                sizeof(pwf_log_buf) - pwf_log_len, "%s\n", line);
-	if (pwf_log_len >= sizeof(pwf_log_buf))
-		pwf_log_len = sizeof(pwf_log_buf) - 1;
-	pthread_mutex_unlock(&pwf_log_lock);
-}
 
 static uint64_t pwf_test_now(void)
 {
 	return atomic_load(&pwf_clock);
 }
 
-static const struct sluice_host pwf_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = pwf_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = pwf_test_now,
-};
-
-static void log_reset(void)
-{
-	pthread_mutex_lock(&pwf_log_lock);
-	pwf_log_len = 0;
-	pwf_log_buf[0] = '\0';
-	pthread_mutex_unlock(&pwf_log_lock);
-}
-
 static unsigned log_count(const char *needle)
 {
-	unsigned n = 0;
-	pthread_mutex_lock(&pwf_log_lock);
-	for (const char *p = pwf_log_buf; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	pthread_mutex_unlock(&pwf_log_lock);
-	return n;
+	return fixture_log_count(&pwf_module, needle);
 }
 
 /* One module instance on one temporary file. */
@@ -124,27 +76,15 @@ static void make_temp_path(char *path, size_t size)
 	close(fd);
 }
 
-static void conf_set(void *conf, const char *key, enum sluice_setting_type type, const void *value,
-                     size_t size)
-{
-	for (const struct sluice_setting *s = pwf_mod->settings; s->key != NULL; s++) {
-		if (strcmp(s->key, key) == 0) {
-			CU_ASSERT_EQUAL_FATAL(s->type, type);
-			CU_ASSERT_FATAL(s->offset + size <= pwf_mod->conf_size);
-			memcpy((char *)conf + s->offset, value, size);
-			return;
-		}
-	}
-	CU_FAIL_FATAL("the module lacks a setting the test needs");
-}
-
+/* A settings struct as the core would fill it from `path` and `check_interval`. */
 static void *conf_new(const char *path, uint64_t check_interval_ms)
 {
-	void *conf = calloc(1, pwf_mod->conf_size);
-	CU_ASSERT_FATAL(conf != NULL);
-	conf_set(conf, "path", SLUICE_SETTING_STRING, &path, sizeof(path));
-	conf_set(conf, "check_interval", SLUICE_SETTING_DURATION, &check_interval_ms,
-	         sizeof(check_interval_ms));
+	char text[256];
+	void *conf;
+
+	snprintf(text, sizeof(text), "path=%s;check_interval=%llums", path,
+	         (unsigned long long)check_interval_ms);
+	CU_ASSERT_EQUAL_FATAL(fixture_conf_new(&pwf_module, text, &conf), 0);
 	return conf;
 }
 
@@ -157,8 +97,8 @@ static int fx_start(struct fx *fx, const char *content, uint64_t check_interval_
 	fx->conf = conf_new(fx->path, check_interval_ms);
 	fx->pool = pool_create(1024, 0);
 	CU_ASSERT_FATAL(fx->pool != NULL);
-	log_reset();
-	return pwf_mod->init(&pwf_host, fx->conf, &fx->ctx, &fx->err);
+	fixture_log_clear(&pwf_module);
+	return pwf_mod->init(&pwf_module.host, fx->conf, &fx->ctx, &fx->err);
 }
 
 static void fx_stop(struct fx *fx)
@@ -454,7 +394,8 @@ static void test_nul_byte_in_a_line_is_malformed(void)
 	snprintf(prefix, sizeof(prefix), "%s:2: ", fx.path);
 	pwf_mod->deinit(fx.ctx);
 	fx.ctx = NULL;
-	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_host, fx.conf, &fx.ctx, &fx.err), SLUICE_E_CONFIG);
+	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_module.host, fx.conf, &fx.ctx, &fx.err),
+	                SLUICE_E_CONFIG);
 	CU_ASSERT_EQUAL(strncmp(fx.err.msg, prefix, strlen(prefix)), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(fx.err.msg, "NUL"));
 	fx_stop(&fx);
@@ -467,14 +408,14 @@ static void test_init_without_path_or_file_fails(void)
 	void *ctx = NULL;
 
 	CU_ASSERT_FATAL(conf != NULL);
-	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_host, conf, &ctx, &err), SLUICE_E_CONFIG);
+	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_module.host, conf, &ctx, &err), SLUICE_E_CONFIG);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "path"));
 	CU_ASSERT_PTR_NULL(ctx);
 	free(conf);
 
 	conf = conf_new("/tmp/sluice-pwf-does-not-exist", 1000);
 	memset(&err, 0, sizeof(err));
-	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_host, conf, &ctx, &err), SLUICE_E_IO);
+	CU_ASSERT_EQUAL(pwf_mod->init(&pwf_module.host, conf, &ctx, &err), SLUICE_E_IO);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/tmp/sluice-pwf-does-not-exist"));
 	CU_ASSERT_PTR_NULL(ctx);
 	free(conf);
@@ -686,25 +627,17 @@ static void test_concurrent_verifies_while_the_file_is_rewritten(void)
 
 static int pwf_suite_init(void)
 {
-	pwf_dl = dlopen(SLUICE_BUILD_MODULE_DIR "/passwd-file.so", RTLD_NOW | RTLD_LOCAL);
-	if (pwf_dl == NULL) {
-		fprintf(stderr, "cannot load passwd-file.so: %s\n", dlerror());
+	if (fixture_module_load(&pwf_module, "passwd-file.so", SLUICE_KIND_PASSDB) < 0)
 		return -1;
-	}
-	pwf_mod = dlsym(pwf_dl, SLUICE_MODULE_SYMBOL);
-	if (pwf_mod == NULL || pwf_mod->kind != SLUICE_KIND_PASSDB || pwf_mod->ops == NULL) {
-		dlclose(pwf_dl);
-		return -1;
-	}
+	pwf_module.host.now_ms = pwf_test_now;
+	pwf_mod = pwf_module.desc;
 	pwf_ops = pwf_mod->ops;
 	return 0;
 }
 
 static int pwf_suite_cleanup(void)
 {
-	if (pwf_dl != NULL)
-		dlclose(pwf_dl);
-	pwf_dl = NULL;
+	fixture_module_unload(&pwf_module);
 	return 0;
 }
 

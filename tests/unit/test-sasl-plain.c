@@ -5,43 +5,18 @@
  * pool and checks what the mechanism hands back or why it refuses the message.
  */
 #include <CUnit/CUnit.h>
-#include <dlfcn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sluice/sasl.h>
 
+#include "module-fixture.h"
 #include "util/pool.h"
 
-static void *plain_dl;
+static struct fixture_module plain_module;
 static const struct sluice_module *plain_mod;
 static const struct sluice_sasl_ops *plain_ops;
-static void *plain_ctx;
-static unsigned plain_log_lines;
-
-__attribute__((format(printf, 3, 4))) static void
-plain_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	/* The mechanism sees passwords: it should have nothing to log at all. */
-	plain_log_lines++;
-}
-
-static uint64_t plain_test_now(void)
-{
-	return 0;
-}
-
-static const struct sluice_host plain_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = plain_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = plain_test_now,
-};
 
 /* One exchange: its pool, its state and the last step's results. */
 struct exchange {
@@ -61,7 +36,8 @@ static void exchange_begin(struct exchange *x)
 static int exchange_step(struct exchange *x, const void *in, size_t in_len)
 {
 	memset(&x->err, 0, sizeof(x->err));
-	return plain_ops->step(plain_ctx, x->pool, &x->state, in, in_len, &x->out, &x->err);
+	return plain_ops->step(plain_module.modctx, x->pool, &x->state, in, in_len, &x->out,
+	                       &x->err);
 }
 
 static void exchange_end(struct exchange *x)
@@ -274,37 +250,29 @@ static void test_empty_response_after_challenge_is_refused(void)
 
 static void test_nothing_is_logged(void)
 {
-	CU_ASSERT_EQUAL(plain_log_lines, 0);
+	/* The mechanism sees passwords: it should have nothing to log at all. */
+	CU_ASSERT_EQUAL(fixture_log_lines(&plain_module), 0);
 }
 
 static int plain_suite_init(void)
 {
 	struct sluice_error err = SLUICE_ERROR_INIT;
 
-	plain_dl = dlopen(SLUICE_BUILD_MODULE_DIR "/sasl-plain.so", RTLD_NOW | RTLD_LOCAL);
-	if (plain_dl == NULL) {
-		fprintf(stderr, "cannot load sasl-plain.so: %s\n", dlerror());
+	if (fixture_module_load(&plain_module, "sasl-plain.so", SLUICE_KIND_SASL) < 0)
+		return -1;
+	if (fixture_module_init(&plain_module, NULL, &err) != 0) {
+		fprintf(stderr, "sasl-plain init: %s\n", err.msg);
+		fixture_module_unload(&plain_module);
 		return -1;
 	}
-	plain_mod = dlsym(plain_dl, SLUICE_MODULE_SYMBOL);
-	if (plain_mod == NULL || plain_mod->kind != SLUICE_KIND_SASL || plain_mod->ops == NULL ||
-	    plain_mod->init(&plain_host, NULL, &plain_ctx, &err) != 0) {
-		dlclose(plain_dl);
-		plain_dl = NULL;
-		return -1;
-	}
+	plain_mod = plain_module.desc;
 	plain_ops = plain_mod->ops;
 	return 0;
 }
 
 static int plain_suite_cleanup(void)
 {
-	if (plain_mod != NULL && plain_mod->deinit != NULL)
-		plain_mod->deinit(plain_ctx);
-	plain_ctx = NULL;
-	if (plain_dl != NULL)
-		dlclose(plain_dl);
-	plain_dl = NULL;
+	fixture_module_unload(&plain_module);
 	return 0;
 }
 

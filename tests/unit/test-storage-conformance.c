@@ -18,12 +18,8 @@
  */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,59 +28,15 @@
 
 #include <sluice/storage.h>
 
-#include "conf/settings.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
 #define SC_MAX_HANDLES 16
 #define SC_MAX_LIST 64
 
-static void *sc_dl;
+static struct fixture_module sc_module;
 static const struct sluice_module *sc_mod;
 static const struct sluice_storage_ops *sc_ops;
-
-static pthread_mutex_t sc_log_lock = PTHREAD_MUTEX_INITIALIZER;
-static char sc_log_buf[16384];
-static size_t sc_log_len;
-
-__attribute__((format(printf, 3, 4))) static void
-sc_test_log(const struct sluice_host *host, enum sluice_log_level level, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-	int n;
-
-	(void)host, (void)level;
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&sc_log_lock);
-	/* Keeps the newest lines: a long run must not overflow the buffer. */
-	if (sc_log_len + strlen(line) + 2 >= sizeof(sc_log_buf))
-		sc_log_len = 0;
-	sc_log_len += (size_t)snprintf(sc_log_buf + sc_log_len, sizeof(sc_log_buf) - sc_log_len,
-	                               "%s\n", line);
-	pthread_mutex_unlock(&sc_log_lock);
-}
-
-static uint64_t sc_test_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static const struct sluice_host sc_host = {
-    .abi_major = SLUICE_ABI_MAJOR,
-    .abi_minor = SLUICE_ABI_MINOR,
-    .size = sizeof(struct sluice_host),
-    .log = sc_test_log,
-    .pool_alloc = pool_alloc,
-    .pool_strndup = pool_strndup,
-    .now_ms = sc_test_now,
-};
 
 /* One message as a scan reported it, copied out of the callback. */
 struct sc_msg {
@@ -113,8 +65,6 @@ static struct {
 	bool ready;
 	char dir[64];
 	struct sluice_pool *pool;
-	void *conf;
-	void *ctx;
 	struct sluice_user user;
 	struct sluice_storage_user *su;
 	struct sluice_storage_user *users[SC_MAX_HANDLES];
@@ -191,75 +141,23 @@ static const struct sc_backend *sc_backend(void)
 	return NULL;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int conf_set_text(void *conf, const char *key, const char *text)
-{
-	const struct sluice_setting *s = settings_find(sc_mod->settings, key);
-	char why[512];
-
-	if (s == NULL || s->offset >= sc_mod->conf_size)
-		return -1;
-	return settings_parse_value(s, text, (char *)conf + s->offset, fx.pool, why, sizeof(why));
-}
-
-static int conf_set_list(void *conf, const char *list)
-{
-	char *copy = strdup(list), *save = NULL;
-	int rc = 0;
-
-	if (copy == NULL)
-		return -1;
-	for (char *item = strtok_r(copy, ";", &save); item != NULL && rc == 0;
-	     item = strtok_r(NULL, ";", &save)) {
-		char *eq = strchr(item, '=');
-		if (eq == NULL) {
-			rc = -1;
-			break;
-		}
-		*eq = '\0';
-		rc = conf_set_text(conf, item, eq + 1);
-	}
-	free(copy);
-	return rc;
-}
-
 static void fx_setup(void)
 {
-	struct conf_errors errs = {0};
-	const char *extra = getenv("SLUICE_STORAGE_SETTINGS");
+	void *conf;
 
 	memset(&fx, 0, sizeof(fx));
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/sluice-sc-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL) {
-		fx.dir[0] = '\0';
+	if (fixture_tempdir(fx.dir, sizeof(fx.dir), "sluice-sc") < 0)
 		return;
-	}
 	fx.pool = pool_create(1024, 0);
-	fx.conf = calloc(1, sc_mod->conf_size > 0 ? sc_mod->conf_size : 1);
-	if (fx.pool == NULL || fx.conf == NULL)
+	if (fx.pool == NULL)
 		return;
-	if (settings_apply(sc_mod->settings, NULL, fx.conf, fx.pool, NULL, &errs) < 0) {
-		conf_errors_free(&errs);
+	if (fixture_conf_new(&sc_module, getenv("SLUICE_STORAGE_SETTINGS"), &conf) < 0)
 		return;
-	}
-	if (extra != NULL && conf_set_list(fx.conf, extra) < 0)
-		return;
-	if (sc_mod->init(&sc_host, fx.conf, &fx.ctx, &fx.err) < 0)
+	if (fixture_module_init(&sc_module, conf, &fx.err) < 0)
 		return;
 	fx.user =
 	    (struct sluice_user){.name = "alice", .uid = getuid(), .gid = getgid(), .home = fx.dir};
-	if (sc_ops->user_open(fx.ctx, &fx.user, &fx.su, &fx.err) != 0)
+	if (sc_ops->user_open(sc_module.modctx, &fx.user, &fx.su, &fx.err) != 0)
 		return;
 	fx.ready = true;
 }
@@ -282,11 +180,9 @@ static void fx_teardown(void)
 			sc_ops->user_close(fx.users[i]);
 	if (fx.su != NULL)
 		sc_ops->user_close(fx.su);
-	if (fx.ctx != NULL && sc_mod->deinit != NULL)
-		sc_mod->deinit(fx.ctx);
-	free(fx.conf);
+	fixture_module_stop(&sc_module);
 	pool_destroy(&fx.pool);
-	rm_tree(fx.dir);
+	fixture_remove_tree(fx.dir);
 	memset(&fx, 0, sizeof(fx));
 }
 
@@ -681,7 +577,8 @@ static void test_subscription_without_mailbox_is_listed_as_nonexistent(void)
 	expect(sc_ops->mailbox_subscribe(fx.su, "Here", true, &fx.err), 0);
 	expect(sc_ops->mailbox_subscribe(fx.su, "Gone/away", true, &fx.err), 0);
 	list_ok();
-	CU_ASSERT_EQUAL(listed("Gone/away"), (long)(SLUICE_MAILBOX_SUBSCRIBED | SLUICE_MAILBOX_NONEXISTENT));
+	CU_ASSERT_EQUAL(listed("Gone/away"),
+	                (long)(SLUICE_MAILBOX_SUBSCRIBED | SLUICE_MAILBOX_NONEXISTENT));
 	CU_ASSERT_FALSE(listed("Here") & SLUICE_MAILBOX_NONEXISTENT);
 	CU_ASSERT(listed("Here") & SLUICE_MAILBOX_SUBSCRIBED);
 	CU_ASSERT_EQUAL(listed("Gone"), -1);
@@ -693,7 +590,7 @@ static void test_subscriptions_survive_reopening_the_user(void)
 
 	create_ok("Kept");
 	expect(sc_ops->mailbox_subscribe(fx.su, "Kept", true, &fx.err), 0);
-	CU_ASSERT_EQUAL_FATAL(sc_ops->user_open(fx.ctx, &fx.user, &again, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(sc_ops->user_open(sc_module.modctx, &fx.user, &again, &fx.err), 0);
 	track((void **)fx.users, again, NULL);
 	fx.list.count = 0;
 	CU_ASSERT_EQUAL(sc_ops->mailbox_list(again, list_cb, &fx.list, &fx.err), 0);
@@ -1055,28 +952,17 @@ static int sc_suite_init(void)
 	const char *path = getenv("SLUICE_STORAGE_MODULE");
 
 	if (path == NULL || path[0] == '\0')
-		path = SLUICE_BUILD_MODULE_DIR "/maildir.so";
-	sc_dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (sc_dl == NULL) {
-		fprintf(stderr, "cannot load %s: %s\n", path, dlerror());
+		path = "maildir.so";
+	if (fixture_module_load(&sc_module, path, SLUICE_KIND_STORAGE) < 0)
 		return -1;
-	}
-	sc_mod = dlsym(sc_dl, SLUICE_MODULE_SYMBOL);
-	if (sc_mod == NULL || sc_mod->kind != SLUICE_KIND_STORAGE || sc_mod->ops == NULL) {
-		fprintf(stderr, "%s is not a storage module\n", path);
-		dlclose(sc_dl);
-		sc_dl = NULL;
-		return -1;
-	}
+	sc_mod = sc_module.desc;
 	sc_ops = sc_mod->ops;
 	return 0;
 }
 
 static int sc_suite_cleanup(void)
 {
-	if (sc_dl != NULL)
-		dlclose(sc_dl);
-	sc_dl = NULL;
+	fixture_module_unload(&sc_module);
 	return 0;
 }
 
