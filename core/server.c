@@ -73,6 +73,14 @@ int server_setup(struct server_conf *conf, bool check_only)
 			rc = -1;
 		}
 		server.storage = n > 0 ? storages[0] : NULL;
+		struct module_instance *indexes[1];
+		server.index = module_set_find(server.modules, SLUICE_KIND_INDEX, indexes, 1) > 0 ? indexes[0] : NULL;
+		/* UIDs, MODSEQs and \Recent live in the index: a storage alone cannot serve IMAP. */
+		if (server.storage != NULL && server.index == NULL) {
+			conf_error_add(&errs, server.storage->file, server.storage->line,
+				       "storage %s needs an index module; add `index lmdb { }`", server.storage->name);
+			rc = -1;
+		}
 	}
 	if (errs.count > 0)
 		conf_errors_print(&errs, stderr);
@@ -131,6 +139,7 @@ void server_teardown(void)
 	server.passdbs = server.sasls = server.policies = NULL;
 	server.passdb_count = server.sasl_count = server.policy_count = 0;
 	server.storage = NULL;
+	server.index = NULL;
 	tls_set_unref(&server.tls);
 	server_conf_unref(&server.conf);
 }

@@ -26,6 +26,7 @@ struct server {
 	struct module_instance **passdbs, **sasls, **policies;
 	size_t passdb_count, sasl_count, policy_count;
 	struct module_instance *storage; /* at most one; NULL: no mailbox commands */
+	struct module_instance *index;   /* the first index block; required with a storage */
 
 	atomic_bool shutting_down;
 	atomic_uint_fast64_t next_session_id;

@@ -10,8 +10,10 @@ void session_write_capabilities(struct session *s)
 {
 	bool authed = s->state != IMAP_STATE_NOT_AUTH;
 	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
-	if (authed)
+	if (authed) {
+		session_printf(s, " UNSELECT");
 		return;
+	}
 	if (s->tls_state == SESSION_TLS_OFF && s->tls != NULL &&
 	    s->listener->tls == LISTENER_TLS_STARTTLS)
 		session_printf(s, " STARTTLS");

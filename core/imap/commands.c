@@ -27,12 +27,17 @@ static const struct imap_command_def command_table[] = {
 	{"RENAME", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_rename},
 	{"SUBSCRIBE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_subscribe},
 	{"UNSUBSCRIBE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_unsubscribe},
+	{"SELECT", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_select},
+	{"EXAMINE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_examine},
+	{"STATUS", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_status},
+	{"CHECK", IMAP_STATE_SELECTED, cmd_check},
+	{"CLOSE", IMAP_STATE_SELECTED, cmd_close},
+	{"UNSELECT", IMAP_STATE_SELECTED, cmd_unselect},
 };
 
 /* Commands a client may reasonably send that this server does not offer yet. */
 static const char *const commands_known_elsewhere[] = {
-	"SELECT", "EXAMINE", "STATUS", "APPEND", "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH",
-	"STORE", "COPY", "MOVE", "UID", "IDLE", "NAMESPACE",
+	"APPEND", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "UID", "IDLE", "NAMESPACE",
 };
 
 static const char *state_words(unsigned states)

@@ -24,6 +24,8 @@ void commands_dispatch(struct session *s, const struct imap_command *cmd);
 imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
 /* cmd-list.c, cmd-mailbox.c */
 imap_command_fn cmd_list, cmd_lsub, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe;
+/* cmd-select.c */
+imap_command_fn cmd_select, cmd_examine, cmd_status, cmd_check, cmd_close, cmd_unselect;
 /** Answers NO and returns false when the session has no mail storage. */
 bool cmd_require_storage(struct session *s, const struct imap_command *cmd);
 /* cmd-auth.c */

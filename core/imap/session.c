@@ -25,6 +25,7 @@
 #include <openssl/err.h>
 
 #include "imap/commands.h"
+#include "mailbox/mailbox.h"
 #include "mailbox/user.h"
 #include "policy/policy.h"
 #include "server.h"
@@ -619,6 +620,7 @@ static void session_free(struct session *s)
 	imap_parser_destroy(&s->parser);
 	buf_free(&s->in);
 	buf_free(&s->out);
+	mailbox_close(&s->selected); /* before the user whose handles it uses */
 	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);

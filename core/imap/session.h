@@ -47,6 +47,7 @@ enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
 struct mail_user;
+struct mailbox;
 
 struct session {
 	struct ev_source src; /* src.fd is the client socket */
@@ -79,6 +80,7 @@ struct session {
 	enum imap_state state;
 	char *user;
 	struct mail_user *mail; /* NULL before login or when no storage is configured */
+	struct mailbox *selected; /* set exactly when state is IMAP_STATE_SELECTED */
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
 

@@ -1,4 +1,4 @@
-/* Opening and closing a user's mail (see user.h). */
+/* Opening and closing a user's mail: its storage and index handles (see user.h). */
 #include "mailbox/user.h"
 
 #include <stdlib.h>
@@ -17,6 +17,8 @@ void mail_user_close(struct mail_user **mup)
 	struct mail_user *mu = *mup;
 	if (mu == NULL)
 		return;
+	if (mu->index != NULL)
+		mu->index_ops->user_close(mu->index);
 	if (mu->storage != NULL)
 		mu->storage_ops->user_close(mu->storage);
 	free((char *)mu->user.name);
@@ -29,7 +31,7 @@ void mail_user_close(struct mail_user **mup)
 int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, struct sluice_error *err)
 {
 	*mu_r = NULL;
-	if (server.storage == NULL)
+	if (server.storage == NULL || server.index == NULL)
 		return SLUICE_NOTFOUND;
 	struct mail_user *mu = calloc(1, sizeof(*mu));
 	if (mu == NULL)
@@ -40,9 +42,21 @@ int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, stru
 	mu->user.mail = user_strdup(user->mail);
 	mu->storage_module = server.storage;
 	mu->storage_ops = server.storage->desc->ops;
+	mu->index_module = server.index;
+	mu->index_ops = server.index->desc->ops;
+	const char *what = "mail storage";
 	int r = mu->storage_ops->user_open(server.storage->modctx, &mu->user, &mu->storage, err);
+	if (r == 0) {
+		what = "mail index";
+		r = mu->index_ops->user_open(server.index->modctx, &mu->user, &mu->index, err);
+		if (r == SLUICE_E_CORRUPT)
+			log_error("the mail index of %s is damaged: delete the user's index directory (the "
+				  "path setting of the index block) to rebuild it from the mail; automatic "
+				  "rebuild is not implemented yet",
+				  mu->user.name);
+	}
 	if (r != 0) {
-		log_error("cannot open the mail storage: %s", err->msg);
+		log_error("cannot open the %s: %s", what, err->msg);
 		mail_user_close(&mu);
 		if (r > 0)
 			r = SLUICE_E_IO;

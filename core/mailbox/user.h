@@ -1,11 +1,13 @@
 /*
- * A logged-in user's mail: the storage module's handle (and, once the index is wired
- * in, the index module's), opened at login and closed at logout. Command handlers reach
- * storage only through a mail_user, never through module globals.
+ * A logged-in user's mail: the storage module's handle and the index module's, both
+ * opened at login and closed at logout. Command handlers reach storage and index only
+ * through a mail_user (and the mailbox layer built on it, mailbox.h), never through
+ * module globals.
  */
 #ifndef SLUICE_MAIL_USER_H
 #define SLUICE_MAIL_USER_H
 
+#include <sluice/index.h>
 #include <sluice/passdb.h>
 #include <sluice/storage.h>
 
@@ -16,10 +18,14 @@ struct mail_user {
 	struct module_instance *storage_module;
 	const struct sluice_storage_ops *storage_ops;
 	struct sluice_storage_user *storage;
+	struct module_instance *index_module;
+	const struct sluice_index_ops *index_ops;
+	struct sluice_index_user *index;
 };
 
 /**
- * Opens @p user's mail with the configured storage module.
+ * Opens @p user's mail with the configured storage and index modules (the server
+ * refuses a configuration with a storage but no index, so both are there or neither).
  * @return 0; SLUICE_NOTFOUND when no storage module is configured (the session then
  *         offers no mailbox commands); a negative code with err filled.
  */

@@ -152,6 +152,9 @@ class Server:
             "}\n"
             "storage maildir {\n"
             f"  root = {self.mail_dir}/%u\n"
+            "}\n"
+            "index lmdb {\n"
+            f"  path = {self.dir}/index/%u\n"
             "}\n" + self.modules_extra)
 
     # ---- process -------------------------------------------------------------------

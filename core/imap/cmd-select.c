@@ -1,0 +1,316 @@
+/*
+ * Selecting and leaving a mailbox: SELECT, EXAMINE (RFC 3501 6.3.1, 6.3.2), STATUS
+ * (6.3.10), CHECK, CLOSE (6.4.1, 6.4.2) and UNSELECT (RFC 3691). The mailbox layer
+ * (mailbox/mailbox.c) does the synchronisation; this file turns its view into the
+ * untagged responses and keeps the session's state in step: SELECTED exactly while
+ * s->selected is set.
+ */
+#include "imap/commands.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mailbox/mailbox.h"
+#include "mailbox/name.h"
+#include "util/log.h"
+
+/* The five system flags, in the order RFC 3501's examples list them. */
+#define SYSTEM_FLAGS "\\Answered \\Flagged \\Deleted \\Seen \\Draft"
+
+static void session_unselect(struct session *s)
+{
+	mailbox_close(&s->selected);
+	s->state = IMAP_STATE_AUTH;
+}
+
+/* Converts the mailbox argument to a canonical name; answers itself when it cannot. */
+static bool select_name_arg(struct session *s, const struct imap_command *cmd,
+                            const struct imap_arg *a, struct buf *out)
+{
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	if (a->len > MAILBOX_NAME_MAX || memchr(a->str, '\0', a->len) != NULL) {
+		session_tagged(s, cmd->tag, "NO", "NONEXISTENT", "No mailbox has that name.");
+		return false;
+	}
+	if (mailbox_name_from_imap(a->str, session_delimiter(s), out, &err) != 0) {
+		session_tagged(s, cmd->tag, "NO", err.resp_code ? err.resp_code : "CANNOT", "%s",
+		               err.msg);
+		return false;
+	}
+	return true;
+}
+
+struct noselect_find {
+	const char *name;
+	uint32_t attrs;
+	bool found;
+};
+
+static int noselect_cb(void *ctx, const char *name, uint32_t attrs)
+{
+	struct noselect_find *f = ctx;
+	if (strcmp(name, f->name) != 0)
+		return 0;
+	f->found = true;
+	f->attrs = attrs;
+	return 1;
+}
+
+/* Answers a failed mailbox_open. */
+static void select_answer_error(struct session *s, const char *tag, const char *name, int r,
+                                const struct sluice_error *err)
+{
+	if (r == SLUICE_NOTFOUND) {
+		/* A parent that exists only because of its children cannot be selected. */
+		struct noselect_find f = {.name = name};
+		struct sluice_error lerr = SLUICE_ERROR_INIT;
+		s->mail->storage_ops->mailbox_list(s->mail->storage, noselect_cb, &f, &lerr);
+		if (f.found && (f.attrs & SLUICE_MAILBOX_NOSELECT) &&
+		    !(f.attrs & SLUICE_MAILBOX_NONEXISTENT))
+			session_tagged(
+			    s, tag, "NO", "CANNOT",
+			    "That name only holds other mailboxes; it cannot hold messages.");
+		else
+			session_tagged(s, tag, "NO", "NONEXISTENT", "No such mailbox.");
+	} else if (r == SLUICE_E_CORRUPT) {
+		/* mailbox_open logged what the administrator should do. */
+		session_tagged(
+		    s, tag, "NO", "SERVERBUG",
+		    "The index of this mailbox is damaged; the administrator has been told how to "
+		    "repair it.");
+	} else {
+		log_warning("cannot open mailbox %s: %s", name, err->msg);
+		session_tagged(s, tag, "NO", err->resp_code ? err->resp_code : "SERVERBUG", "%s",
+		               err->msg[0] ? err->msg : "The mailbox cannot be opened right now.");
+	}
+}
+
+/*
+ * Appends each distinct valid keyword of the view, preceded by a space. Each word is cut
+ * out in place (and the byte put back) so that 100,000 messages cost no copies.
+ */
+static void write_keywords(struct session *s, const struct mailbox *box)
+{
+	const char **seen = NULL;
+	size_t n = 0, cap = 0;
+	for (uint32_t i = 0; i < box->count; i++) {
+		char *kw = box->msgs[i].keywords;
+		if (kw == NULL)
+			continue;
+		for (char *w = kw; *w != '\0';) {
+			size_t len = strcspn(w, " ");
+			char save = w[len];
+			w[len] = '\0';
+			bool known = !imap_keyword_valid(w);
+			for (size_t j = 0; j < n && !known; j++)
+				known = imap_keyword_equal(seen[j], w);
+			if (!known) {
+				if (n == cap) {
+					size_t ncap = cap ? cap * 2 : 16;
+					const char **g = realloc(seen, ncap * sizeof(*g));
+					if (g == NULL) {
+						w[len] = save;
+						free(seen);
+						return; /* the list is advisory; the flags stay
+						           usable */
+					}
+					seen = g;
+					cap = ncap;
+				}
+				seen[n++] = w;
+				session_printf(s, " %s", w);
+			}
+			w[len] = save;
+			w += len;
+			while (*w == ' ')
+				w++;
+		}
+	}
+	free(seen);
+}
+
+static void cmd_select_common(struct session *s, const struct imap_command *cmd, bool readonly)
+{
+	struct buf name = {0};
+	if (cmd->count != 1 || !imap_arg_is_astring(&cmd->args[0])) {
+		cmd_bad_arguments(s, cmd, "mailbox");
+		return;
+	}
+	if (!cmd_require_storage(s, cmd))
+		return;
+	/* RFC 3501: selecting closes the current mailbox first, and a failure leaves none. */
+	if (s->selected != NULL)
+		session_unselect(s);
+	if (!select_name_arg(s, cmd, &cmd->args[0], &name))
+		return;
+	const char *canonical = (const char *)buf_head(&name);
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	struct mailbox *box;
+	int r = mailbox_open(s->mail, canonical, readonly, !readonly, &box, &err);
+	if (r != 0) {
+		select_answer_error(s, cmd->tag, canonical, r, &err);
+		buf_free(&name);
+		return;
+	}
+	buf_free(&name);
+
+	session_printf(s, "* FLAGS (" SYSTEM_FLAGS);
+	write_keywords(s, box);
+	session_printf(s, ")\r\n");
+	if (readonly) {
+		session_printf(s, "* OK [PERMANENTFLAGS ()] No permanent flags permitted.\r\n");
+	} else {
+		session_printf(s, "* OK [PERMANENTFLAGS (" SYSTEM_FLAGS);
+		write_keywords(s, box);
+		session_printf(s, " \\*)] Flags permitted.\r\n");
+	}
+	session_printf(s, "* %u EXISTS\r\n* %u RECENT\r\n", box->count, box->recent);
+	uint32_t unseen = mailbox_first_unseen(box);
+	if (unseen != 0)
+		session_printf(s, "* OK [UNSEEN %u] First unseen.\r\n", unseen);
+	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid.\r\n", box->uidvalidity);
+	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID.\r\n", box->uidnext);
+	s->selected = box;
+	s->state = IMAP_STATE_SELECTED;
+	session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed.",
+	               readonly ? "Examine" : "Select");
+}
+
+void cmd_select(struct session *s, const struct imap_command *cmd)
+{
+	cmd_select_common(s, cmd, false);
+}
+
+void cmd_examine(struct session *s, const struct imap_command *cmd)
+{
+	cmd_select_common(s, cmd, true);
+}
+
+enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_COUNT };
+static const char *const status_names[ST_COUNT] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
+                                                   "UNSEEN"};
+
+#define STATUS_ITEMS_MAX 16
+
+void cmd_status(struct session *s, const struct imap_command *cmd)
+{
+	enum status_item items[STATUS_ITEMS_MAX];
+	size_t n = 0;
+
+	if (cmd->count != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
+	    cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
+		cmd_bad_arguments(s, cmd, "mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)");
+		return;
+	}
+	const struct imap_arg *list = &cmd->args[1];
+	if (list->count > STATUS_ITEMS_MAX) {
+		session_tagged(s, cmd->tag, "BAD", NULL,
+		               "Too many STATUS items; ask for each at most once.");
+		return;
+	}
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		size_t k = 0;
+		while (k < ST_COUNT && !imap_arg_is_atom(a, status_names[k]))
+			k++;
+		if (k == ST_COUNT) {
+			session_tagged(s, cmd->tag, "BAD", NULL,
+			               "Unknown STATUS item %.40s; this server knows MESSAGES, "
+			               "RECENT, UIDNEXT, UIDVALIDITY and UNSEEN.",
+			               a->type == IMAP_ARG_ATOM ? a->str : "(not an atom)");
+			return;
+		}
+		items[n++] = (enum status_item)k;
+	}
+	if (!cmd_require_storage(s, cmd))
+		return;
+	struct buf name = {0};
+	if (!select_name_arg(s, cmd, &cmd->args[0], &name))
+		return;
+	const char *canonical = (const char *)buf_head(&name);
+
+	/* On the selected mailbox, answer what this session knows, so nothing contradicts EXISTS.
+	 */
+	struct mailbox *box = s->selected;
+	bool own = box == NULL || strcmp(box->name, canonical) != 0;
+	if (own) {
+		struct sluice_error err = SLUICE_ERROR_INIT;
+		int r = mailbox_open(s->mail, canonical, true, false, &box, &err);
+		if (r != 0) {
+			select_answer_error(s, cmd->tag, canonical, r, &err);
+			buf_free(&name);
+			return;
+		}
+	}
+	struct buf imap = {0};
+	if (mailbox_name_to_imap(canonical, session_delimiter(s), &imap) == 0) {
+		session_printf(s, "* STATUS ");
+		mailbox_name_write(&s->out, (const char *)buf_head(&imap));
+		session_printf(s, " (");
+		for (size_t i = 0; i < n; i++) {
+			uint32_t v = 0;
+			switch (items[i]) {
+			case ST_MESSAGES:
+				v = box->count;
+				break;
+			case ST_RECENT:
+				v = own ? mailbox_count_unclaimed(box) : box->recent;
+				break;
+			case ST_UIDNEXT:
+				v = box->uidnext;
+				break;
+			case ST_UIDVALIDITY:
+				v = box->uidvalidity;
+				break;
+			case ST_UNSEEN:
+			case ST_COUNT:
+				v = mailbox_count_unseen(box);
+				break;
+			}
+			session_printf(s, "%s%s %u", i ? " " : "", status_names[items[i]], v);
+		}
+		session_printf(s, ")\r\n");
+		session_tagged(s, cmd->tag, "OK", NULL, "Status completed.");
+	} else {
+		session_tagged(s, cmd->tag, "NO", "SERVERBUG", "The mailbox name cannot be shown.");
+	}
+	buf_free(&imap);
+	buf_free(&name);
+	if (own)
+		mailbox_close(&box);
+}
+
+void cmd_check(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	/* Every change is committed when it is made: there is nothing to write out. */
+	session_tagged(s, cmd->tag, "OK", NULL, "Check completed.");
+}
+
+void cmd_close(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	/* RFC 3501: CLOSE expunges silently, and the mailbox is closed even if that fails. */
+	if (mailbox_expunge_deleted(s->selected, &err) < 0)
+		log_warning("CLOSE of %s could not expunge: %s", s->selected->name, err.msg);
+	session_unselect(s);
+	session_tagged(s, cmd->tag, "OK", NULL, "Close completed.");
+}
+
+void cmd_unselect(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	session_unselect(s);
+	session_tagged(s, cmd->tag, "OK", NULL, "Unselect completed.");
+}

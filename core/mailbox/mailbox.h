@@ -1,0 +1,120 @@
+/*
+ * The mailbox layer: one open mailbox as IMAP sees it, composed of the storage module
+ * (message files and their flags) and the index module (UIDs, MODSEQs, cached fields).
+ * No IMAP command knows which modules these are.
+ *
+ * Opening a mailbox synchronises the two in one index write transaction that begins and
+ * ends inside mailbox_open (a write transaction belongs to the thread that began it, and
+ * a command runs on one thread): the storage's change stamp is compared with the one the
+ * index remembers, and only when it differs is the mailbox scanned. The scan gives new
+ * files the next UIDs, copies flag changes made by other programs (mutt renaming a file)
+ * into the index with a new MODSEQ, and expunges from the index what vanished from the
+ * storage. What remains is the session's view: the messages in UID order with their
+ * flags, keywords and storage keys, plus which of them this session saw as \Recent.
+ *
+ * \Recent: a message is \Recent to the one session whose claiming open (SELECT) moved it
+ * out of Maildir's new/ (the storage's rename decides between sessions), or cleared the
+ * index's "unclaimed" mark that a non-claiming open (STATUS, EXAMINE) put on a message it
+ * indexed first. The storage ABI does not say whether a file is still in new/, so a
+ * non-claiming open marks a message it indexes first as unclaimed when it has no flags
+ * at all (a file in new/ never has any). STATUS RECENT counts the unclaimed messages.
+ *
+ * Memory: one fixed 24-byte record per message, keys packed into one buffer, and a
+ * keywords string only for messages that have keywords, so 100,000 messages cost a few
+ * megabytes. A mailbox is used by one session, on one thread at a time.
+ */
+#ifndef SLUICE_MAILBOX_H
+#define SLUICE_MAILBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sluice/index.h>
+#include <sluice/storage.h>
+
+#include "imap/flags.h"
+#include "mailbox/user.h"
+
+/* This session saw the message as \Recent (never stored). */
+#define MAILBOX_MSG_RECENT IMAP_FLAG_RECENT
+/*
+ * Kept in the index's flags beside SLUICE_FLAG_*: no session has seen the message as
+ * \Recent yet. Core-private; masked out of everything a client sees.
+ */
+#define MAILBOX_INDEX_UNCLAIMED (1u << 31)
+
+struct mailbox_msg {
+	uint32_t uid;
+	uint32_t flags;   /* SLUICE_FLAG_* | MAILBOX_MSG_RECENT | MAILBOX_INDEX_UNCLAIMED */
+	uint32_t key_off; /* the storage key: a NUL-terminated string at box->keys + key_off */
+	char *keywords;   /* space-separated keywords (malloc), NULL for none */
+};
+
+struct mailbox {
+	struct mail_user *user;
+	char *name; /* canonical */
+	bool readonly;
+	struct sluice_storage_box *sbox;
+
+	uint32_t uidvalidity, uidnext;
+	uint64_t highestmodseq;
+
+	struct mailbox_msg *msgs; /* UID order; the sequence number of msgs[i] is i + 1 */
+	uint32_t count;
+	size_t cap;
+	char *keys; /* every key, NUL-terminated, one after the other */
+	size_t keys_len, keys_cap;
+	uint32_t recent; /* messages with MAILBOX_MSG_RECENT */
+};
+
+/**
+ * Opens and synchronises a mailbox.
+ * @param[in]  mu           the user's mail
+ * @param[in]  name         a canonical name (mailbox_name_from_imap checked it)
+ * @param[in]  readonly     EXAMINE: CLOSE will not expunge
+ * @param[in]  claim_recent SELECT: take new messages out of Maildir's new/ and clear the
+ *                          unclaimed marks; this session then sees them as \Recent
+ * @param[out] box_r        the open mailbox, closed with mailbox_close
+ * @return 0; SLUICE_NOTFOUND when the storage has no such mailbox; SLUICE_E_CORRUPT
+ *         when the index is damaged (logged with what the administrator should do);
+ *         another negative code from a module or SLUICE_E_NOMEM, with err filled.
+ * Worker thread; the index write transaction begins and ends within the call.
+ */
+int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool claim_recent,
+                 struct mailbox **box_r, struct sluice_error *err);
+/** Frees the view and closes the storage box; nothing is expunged. NULL is accepted. */
+void mailbox_close(struct mailbox **box);
+
+/**
+ * Removes every message flagged \Deleted from the storage and the index (one new MODSEQ,
+ * one index transaction) and from the view. Nothing happens for a read-only mailbox.
+ * @return the number of messages removed, or a negative code with err filled (messages
+ *         the storage removed before the failure are found missing by the next open).
+ */
+int mailbox_expunge_deleted(struct mailbox *box, struct sluice_error *err);
+
+/** The key of a message in the view. */
+static inline const char *mailbox_msg_key(const struct mailbox *box, const struct mailbox_msg *m)
+{
+	return box->keys + m->key_off;
+}
+
+/** Messages without \Seen. */
+uint32_t mailbox_count_unseen(const struct mailbox *box);
+/** The sequence number of the first message without \Seen, 0 when every one is seen. */
+uint32_t mailbox_first_unseen(const struct mailbox *box);
+/** Messages no session has seen as \Recent yet (what STATUS RECENT reports). */
+uint32_t mailbox_count_unclaimed(const struct mailbox *box);
+
+/** A UIDVALIDITY for a new mailbox: time(NULL), but never one handed out before. */
+uint32_t mailbox_new_uidvalidity(void);
+
+/*
+ * Caveats:
+ * - Automatic rebuild of a damaged index is future work: SLUICE_E_CORRUPT is reported to
+ *   the client as SERVERBUG and the log tells the administrator to delete the index.
+ * - The view is a snapshot of the open: changes made later by other sessions or programs
+ *   are not seen until the mailbox is opened again.
+ */
+
+#endif
