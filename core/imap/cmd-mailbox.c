@@ -11,9 +11,8 @@
 #include "mailbox/user.h"
 #include "util/log.h"
 
-/* Converts argument @p a to a canonical name in @p out; answers NO itself on failure. */
-static bool mailbox_arg(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
-			bool strip_trailing_delimiter, struct buf *out)
+bool cmd_mailbox_arg(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+		     bool strip_trailing_delimiter, struct buf *out)
 {
 	char name[MAILBOX_NAME_MAX + 2];
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -64,7 +63,7 @@ void cmd_create(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "mailbox");
 		return;
 	}
-	if (!cmd_require_storage(s, cmd) || !mailbox_arg(s, cmd, &cmd->args[0], true, &name))
+	if (!cmd_require_storage(s, cmd) || !cmd_mailbox_arg(s, cmd, &cmd->args[0], true, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -85,7 +84,7 @@ void cmd_delete(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "mailbox");
 		return;
 	}
-	if (!cmd_require_storage(s, cmd) || !mailbox_arg(s, cmd, &cmd->args[0], false, &name))
+	if (!cmd_require_storage(s, cmd) || !cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -108,9 +107,9 @@ void cmd_rename(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "existing-mailbox new-mailbox");
 		return;
 	}
-	if (!cmd_require_storage(s, cmd) || !mailbox_arg(s, cmd, &cmd->args[0], false, &from))
+	if (!cmd_require_storage(s, cmd) || !cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &from))
 		return;
-	if (!mailbox_arg(s, cmd, &cmd->args[1], false, &to)) {
+	if (!cmd_mailbox_arg(s, cmd, &cmd->args[1], false, &to)) {
 		buf_free(&from);
 		return;
 	}
@@ -136,7 +135,7 @@ static void cmd_subscription(struct session *s, const struct imap_command *cmd, 
 		cmd_bad_arguments(s, cmd, "mailbox");
 		return;
 	}
-	if (!cmd_require_storage(s, cmd) || !mailbox_arg(s, cmd, &cmd->args[0], false, &name))
+	if (!cmd_require_storage(s, cmd) || !cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
 		return;
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	int r = s->mail->storage_ops->mailbox_subscribe(s->mail->storage, (const char *)buf_head(&name),

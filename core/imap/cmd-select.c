@@ -24,23 +24,6 @@ static void session_unselect(struct session *s)
 	s->state = IMAP_STATE_AUTH;
 }
 
-/* Converts the mailbox argument to a canonical name; answers itself when it cannot. */
-static bool select_name_arg(struct session *s, const struct imap_command *cmd,
-                            const struct imap_arg *a, struct buf *out)
-{
-	struct sluice_error err = SLUICE_ERROR_INIT;
-	if (a->len > MAILBOX_NAME_MAX || memchr(a->str, '\0', a->len) != NULL) {
-		session_tagged(s, cmd->tag, "NO", "NONEXISTENT", "No mailbox has that name.");
-		return false;
-	}
-	if (mailbox_name_from_imap(a->str, session_delimiter(s), out, &err) != 0) {
-		session_tagged(s, cmd->tag, "NO", err.resp_code ? err.resp_code : "CANNOT", "%s",
-		               err.msg);
-		return false;
-	}
-	return true;
-}
-
 struct noselect_find {
 	const char *name;
 	uint32_t attrs;
@@ -142,7 +125,7 @@ static void cmd_select_common(struct session *s, const struct imap_command *cmd,
 	/* RFC 3501: selecting closes the current mailbox first, and a failure leaves none. */
 	if (s->selected != NULL)
 		session_unselect(s);
-	if (!select_name_arg(s, cmd, &cmd->args[0], &name))
+	if (!cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -226,7 +209,7 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 	if (!cmd_require_storage(s, cmd))
 		return;
 	struct buf name = {0};
-	if (!select_name_arg(s, cmd, &cmd->args[0], &name))
+	if (!cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
 

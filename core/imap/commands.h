@@ -15,6 +15,7 @@ struct imap_command_def {
 	const char *name;
 	unsigned states; /* enum imap_state bits in which the command is valid */
 	imap_command_fn *run;
+	bool uid_form;   /* may follow UID (RFC 3501 6.4.8): the handler reads s->uid_command */
 };
 
 /** Runs @p cmd (state checks, policy hooks, the handler). */
@@ -26,6 +27,12 @@ imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
 imap_command_fn cmd_list, cmd_lsub, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe;
 /* cmd-select.c */
 imap_command_fn cmd_select, cmd_examine, cmd_status, cmd_check, cmd_close, cmd_unselect;
+/**
+ * Converts a mailbox argument to its canonical name in @p out (NUL-terminated); answers
+ * NO itself, with the reason, when the name cannot be used.
+ */
+bool cmd_mailbox_arg(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+		     bool strip_trailing_delimiter, struct buf *out);
 /** Answers NO and returns false when the session has no mail storage. */
 bool cmd_require_storage(struct session *s, const struct imap_command *cmd);
 /* cmd-auth.c */

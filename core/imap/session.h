@@ -82,6 +82,8 @@ struct session {
 	struct mail_user *mail; /* NULL before login or when no storage is configured */
 	struct mailbox *selected; /* set exactly when state is IMAP_STATE_SELECTED */
 
+	bool uid_command; /* the running command came as "UID <command>" */
+
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
