@@ -5,6 +5,7 @@
  */
 #include "imap/commands.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "mailbox/name.h"
@@ -56,6 +57,81 @@ static void mailbox_answer_error(struct session *s, const char *tag, int r, cons
 	}
 }
 
+/*
+ * The index follows the storage. It is a cache: when it cannot follow, the failure is
+ * logged and the next open of the mailbox resynchronises it, so the client's answer
+ * reflects the storage, which holds the mail.
+ */
+static void index_forget(struct mail_user *mu, const char *name)
+{
+	struct sluice_index_txn *txn = NULL;
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	if (mu->index == NULL || mu->index_ops->txn_begin(mu->index, true, &txn, &err) != 0) {
+		if (mu->index != NULL)
+			log_warning("index: cannot forget mailbox %s: %s", name, err.msg);
+		return;
+	}
+	int r = mu->index_ops->mailbox_delete(txn, name, &err);
+	if (r < 0) {
+		log_warning("index: cannot forget mailbox %s: %s", name, err.msg);
+		mu->index_ops->txn_abort(txn);
+		return;
+	}
+	if (mu->index_ops->txn_commit(txn, &err) != 0)
+		log_warning("index: cannot forget mailbox %s: %s", name, err.msg);
+}
+
+struct rename_names {
+	const char *from;
+	size_t from_len;
+	char **names; /* the mailbox and its children, canonical, before the rename */
+	size_t count, cap;
+};
+
+static int rename_collect(void *ctx, const char *name, uint32_t attrs)
+{
+	struct rename_names *rn = ctx;
+	if (attrs & SLUICE_MAILBOX_NONEXISTENT)
+		return 0;
+	if (strcmp(name, rn->from) != 0 &&
+	    (strncmp(name, rn->from, rn->from_len) != 0 || name[rn->from_len] != '/'))
+		return 0;
+	if (rn->count == rn->cap) {
+		size_t cap = rn->cap ? rn->cap * 2 : 8;
+		char **n = realloc(rn->names, cap * sizeof(*n));
+		if (n == NULL)
+			return SLUICE_E_NOMEM;
+		rn->names = n;
+		rn->cap = cap;
+	}
+	if ((rn->names[rn->count] = strdup(name)) == NULL)
+		return SLUICE_E_NOMEM;
+	rn->count++;
+	return 0;
+}
+
+/* Moves the index state of a renamed mailbox and of its children to their new names. */
+static void index_follow_rename(struct mail_user *mu, const struct rename_names *rn, const char *to)
+{
+	struct sluice_index_txn *txn = NULL;
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	if (mu->index == NULL || mu->index_ops->txn_begin(mu->index, true, &txn, &err) != 0)
+		return;
+	for (size_t i = 0; i < rn->count; i++) {
+		char *target = NULL;
+		if (asprintf(&target, "%s%s", to, rn->names[i] + rn->from_len) < 0)
+			break;
+		/* A stale entry under the new name would otherwise block the move. */
+		mu->index_ops->mailbox_delete(txn, target, &err);
+		int r = mu->index_ops->mailbox_rename(txn, rn->names[i], target, &err);
+		if (r < 0)
+			log_warning("index: cannot move mailbox %s to %s: %s", rn->names[i], target, err.msg);
+		free(target);
+	}
+	if (mu->index_ops->txn_commit(txn, &err) != 0)
+		log_warning("index: cannot record the rename of %s: %s", rn->from, err.msg);
+}
+
 void cmd_create(struct session *s, const struct imap_command *cmd)
 {
 	struct buf name = {0};
@@ -92,10 +168,12 @@ void cmd_delete(struct session *s, const struct imap_command *cmd)
 		session_tagged(s, cmd->tag, "NO", "CANNOT", "INBOX cannot be deleted.");
 	} else {
 		int r = s->mail->storage_ops->mailbox_delete(s->mail->storage, canonical, &err);
-		if (r == 0)
+		if (r == 0) {
+			index_forget(s->mail, canonical);
 			session_tagged(s, cmd->tag, "OK", NULL, "Delete completed.");
-		else
+		} else {
 			mailbox_answer_error(s, cmd->tag, r, &err);
+		}
 	}
 	buf_free(&name);
 }
@@ -118,11 +196,19 @@ void cmd_rename(struct session *s, const struct imap_command *cmd)
 	if (strcmp(t, "INBOX") == 0) {
 		session_tagged(s, cmd->tag, "NO", "ALREADYEXISTS", "INBOX already exists.");
 	} else {
+		struct rename_names rn = {.from = f, .from_len = strlen(f)};
+		struct sluice_error lerr = SLUICE_ERROR_INIT;
+		s->mail->storage_ops->mailbox_list(s->mail->storage, rename_collect, &rn, &lerr);
 		int r = s->mail->storage_ops->mailbox_rename(s->mail->storage, f, t, &err);
-		if (r == 0)
+		if (r == 0) {
+			index_follow_rename(s->mail, &rn, t);
 			session_tagged(s, cmd->tag, "OK", NULL, "Rename completed.");
-		else
+		} else {
 			mailbox_answer_error(s, cmd->tag, r, &err);
+		}
+		for (size_t i = 0; i < rn.count; i++)
+			free(rn.names[i]);
+		free(rn.names);
 	}
 	buf_free(&from);
 	buf_free(&to);

@@ -164,3 +164,46 @@ def test_delimiter_slash_when_configured(start_sluice):
         r = c.cmd("CREATE v1.2")
         assert r.status == "NO", r  # a dot inside a Maildir++ folder name cannot be stored
     assert (server.mail_dir / "demo" / ".Lists.debian").is_dir()
+
+
+def _deliver(folder, name, body=b"Subject: hi\r\n\r\nhello\r\n"):
+    (folder / "cur").mkdir(parents=True, exist_ok=True)
+    (folder / "cur" / name).write_bytes(body)
+
+
+def _select_codes(c, mailbox):
+    r = c.cmd(f"SELECT {mailbox}")
+    assert r.status == "OK", r
+    codes = {}
+    for line in r.untagged:
+        if line.startswith("* OK [UIDVALIDITY ") or line.startswith("* OK [UIDNEXT "):
+            word, value = line[len("* OK ["):].split("]")[0].split()
+            codes[word] = int(value)
+    return codes
+
+
+def test_rename_keeps_uidvalidity_and_uids_of_the_mailbox_and_its_children(sluice):
+    with sluice.login() as c:
+        assert c.cmd("CREATE Old.child").status == "OK"
+        root = sluice.mail_dir / "demo"
+        _deliver(root / ".Old", "1700000000.M1P1Q1.test:2,S")
+        _deliver(root / ".Old.child", "1700000000.M2P1Q1.test:2,")
+        before = _select_codes(c, "Old")
+        child_before = _select_codes(c, "Old.child")
+        assert before["UIDNEXT"] == 2 and child_before["UIDNEXT"] == 2
+        c.cmd("UNSELECT")
+        assert c.cmd("RENAME Old New").status == "OK"
+        assert _select_codes(c, "New") == before
+        assert _select_codes(c, "New.child") == child_before
+
+
+def test_deleted_and_recreated_mailbox_gets_a_new_uidvalidity(sluice):
+    with sluice.login() as c:
+        assert c.cmd("CREATE Box").status == "OK"
+        first = _select_codes(c, "Box")
+        c.cmd("UNSELECT")
+        assert c.cmd("DELETE Box").status == "OK"
+        assert c.cmd("CREATE Box").status == "OK"
+        second = _select_codes(c, "Box")
+        # RFC 3501: a new mailbox with an old name must not reuse the old UIDVALIDITY.
+        assert second["UIDVALIDITY"] != first["UIDVALIDITY"], (first, second)
