@@ -33,11 +33,18 @@ static const struct imap_command_def command_table[] = {
 	{"CHECK", IMAP_STATE_SELECTED, cmd_check, false},
 	{"CLOSE", IMAP_STATE_SELECTED, cmd_close, false},
 	{"UNSELECT", IMAP_STATE_SELECTED, cmd_unselect, false},
+	{"APPEND", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_append, false},
+	{"EXPUNGE", IMAP_STATE_SELECTED, cmd_expunge, true},
+	{"COPY", IMAP_STATE_SELECTED, cmd_copy, true},
+	{"MOVE", IMAP_STATE_SELECTED, cmd_move, true},
+	{"FETCH", IMAP_STATE_SELECTED, cmd_fetch, true},
+	{"STORE", IMAP_STATE_SELECTED, cmd_store, true},
+	{"SEARCH", IMAP_STATE_SELECTED, cmd_search, true},
 };
 
 /* Commands a client may reasonably send that this server does not offer yet. */
 static const char *const commands_known_elsewhere[] = {
-	"APPEND", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "IDLE", "NAMESPACE",
+	"IDLE", "NAMESPACE",
 };
 
 static const char *state_words(unsigned states)

@@ -7,6 +7,7 @@
 #define SLUICE_COMMANDS_H
 
 #include "imap/parser.h"
+#include "imap/seqset.h"
 #include "imap/session.h"
 
 typedef void imap_command_fn(struct session *s, const struct imap_command *cmd);
@@ -35,6 +36,45 @@ bool cmd_mailbox_arg(struct session *s, const struct imap_command *cmd, const st
 		     bool strip_trailing_delimiter, struct buf *out);
 /** Answers NO and returns false when the session has no mail storage. */
 bool cmd_require_storage(struct session *s, const struct imap_command *cmd);
+/* cmd-fetch.c, cmd-store.c */
+imap_command_fn cmd_fetch, cmd_store;
+
+/* A sequence set or UID set of a FETCH or STORE, resolved against the selected view. */
+struct cmd_msgset {
+	struct seqset set;
+	struct seqset_iter iter;
+	bool uid;      /* UID command: walk the view, skipping UIDs that do not exist */
+	bool empty;    /* UID command on `*` in an empty mailbox */
+	uint32_t pos;  /* UID walk: the next view index */
+};
+/**
+ * Parses and resolves the set argument @p a (ranges in @p pool); answers BAD itself and
+ * returns false for bad syntax, `$`, or sequence numbers beyond the mailbox.
+ */
+bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+		      struct sluice_pool *pool, struct cmd_msgset *ms);
+/** Gives the next view index of the set, ascending; false when the set is done. */
+bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t *index_r);
+struct mailbox_msg;
+/** Appends a message's flag list, \Recent included; false (session closing) without memory. */
+bool cmd_write_flags(struct session *s, const struct mailbox_msg *m, struct sluice_pool *pool);
+
+/* cmd-append.c, cmd-copy.c, cmd-expunge.c */
+imap_command_fn cmd_append, cmd_copy, cmd_move, cmd_expunge;
+/**
+ * Turns a sequence-set argument (a UID set when s->uid_command) into the resolved set of
+ * the selected mailbox's UIDs it names, allocated in @p pool. Answers BAD itself and
+ * returns false for a malformed set or a sequence number past the last message; UIDs
+ * that match no message are simply dropped.
+ */
+bool cmd_msgset_uids(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+		     struct sluice_pool *pool, struct seqset *uids_r);
+/** Writes "* n EXPUNGE" for sequence numbers @p seqs (ascending), highest first. */
+void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n);
+/** Re-syncs the selected mailbox; announces EXPUNGE, EXISTS and RECENT as they changed. */
+void cmd_refresh_selected(struct session *s);
+/* cmd-search.c */
+imap_command_fn cmd_search;
 /* cmd-auth.c */
 imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);

@@ -379,14 +379,7 @@ static int sync_run(struct sync *sy, const uint8_t stamp[32])
 	struct mail_user *mu = box->user;
 	bool created = false;
 
-	int r = sy->ix->mailbox_get(sy->txn, box->name, &sy->state, sy->err);
-	if (r == SLUICE_NOTFOUND) {
-		struct sluice_index_mailbox fresh = {
-		    .uidvalidity = mailbox_new_uidvalidity(), .uidnext = 1, .highestmodseq = 1};
-		sy->state = fresh;
-		r = sy->ix->mailbox_put(sy->txn, box->name, &sy->state, sy->err);
-		created = true;
-	}
+	int r = mailbox_index_state(sy->ix, sy->txn, box->name, &sy->state, &created, sy->err);
 	if (r < 0)
 		return r;
 	r = sy->ix->message_iterate(sy->txn, box->name, 1, sync_load_cb, sy, sy->err);
@@ -546,4 +539,238 @@ int mailbox_expunge_deleted(struct mailbox *box, struct sluice_error *err)
 	}
 	int c = ix->txn_commit(txn, err);
 	return c < 0 ? c : r;
+}
+
+/* ---- APPEND, COPY, MOVE, EXPUNGE -------------------------------------------------------- */
+
+int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_txn *txn,
+                        const char *name, struct sluice_index_mailbox *state_r, bool *created_r,
+                        struct sluice_error *err)
+{
+	*created_r = false;
+	int r = ix->mailbox_get(txn, name, state_r, err);
+	if (r != SLUICE_NOTFOUND)
+		return r;
+	struct sluice_index_mailbox fresh = {
+	    .uidvalidity = mailbox_new_uidvalidity(), .uidnext = 1, .highestmodseq = 1};
+	*state_r = fresh;
+	*created_r = true;
+	return ix->mailbox_put(txn, name, state_r, err);
+}
+
+static bool expunge_wanted(const struct mailbox_msg *m, const struct seqset *uids,
+                           bool only_deleted)
+{
+	if (only_deleted && (m->flags & SLUICE_FLAG_DELETED) == 0)
+		return false;
+	return uids == NULL || seqset_contains(uids, m->uid);
+}
+
+/* The loop of mailbox_expunge_uids, inside its write transaction. */
+static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
+                            const struct seqset *uids, bool only_deleted, uint32_t *seqs,
+                            uint32_t *n_r, struct sluice_error *err)
+{
+	const struct sluice_index_ops *ix = box->user->index_ops;
+	struct sluice_index_mailbox state;
+	int r = ix->mailbox_get(txn, box->name, &state, err);
+	if (r != 0)
+		return r < 0 ? r
+		             : sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
+		                                "The mailbox index lost this mailbox.");
+	uint64_t modseq = state.highestmodseq + 1;
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < box->count; i++) {
+		struct mailbox_msg *m = &box->msgs[i];
+		if (!expunge_wanted(m, uids, only_deleted)) {
+			box->msgs[kept++] = *m;
+			continue;
+		}
+		struct sluice_error serr = SLUICE_ERROR_INIT;
+		r = box->user->storage_ops->message_expunge(box->sbox, mailbox_msg_key(box, m),
+		                                            &serr);
+		if (r < 0) {
+			/* The message stays, in storage and index alike. */
+			log_warning("cannot expunge message %u of %s: %s", m->uid, box->name,
+			            serr.msg);
+			box->msgs[kept++] = *m;
+			continue;
+		}
+		r = ix->message_expunge(txn, box->name, m->uid, modseq, err);
+		if (r < 0) {
+			/* The file is gone; the next refresh finds it missing. */
+			while (i < box->count)
+				box->msgs[kept++] = box->msgs[i++];
+			box->count = kept;
+			return r;
+		}
+		if (m->flags & MAILBOX_MSG_RECENT)
+			box->recent--;
+		free(m->keywords);
+		seqs[(*n_r)++] = i + 1;
+	}
+	box->count = kept;
+	if (*n_r == 0)
+		return 0;
+	state.highestmodseq = modseq;
+	r = ix->mailbox_put(txn, box->name, &state, err);
+	if (r < 0)
+		return r;
+	box->highestmodseq = modseq;
+	return 0;
+}
+
+int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool only_deleted,
+                         uint32_t **seqs_r, uint32_t *n_r, struct sluice_error *err)
+{
+	*seqs_r = NULL;
+	*n_r = 0;
+	if (box->readonly)
+		return sluice_error_set(err, SLUICE_E_PERM, "READ-ONLY",
+		                        "The mailbox is read-only.");
+	uint32_t want = 0;
+	for (uint32_t i = 0; i < box->count; i++)
+		want += expunge_wanted(&box->msgs[i], uids, only_deleted);
+	if (want == 0)
+		return 0;
+	uint32_t *seqs = malloc(want * sizeof(*seqs));
+	if (seqs == NULL)
+		return nomem(err);
+	const struct sluice_index_ops *ix = box->user->index_ops;
+	struct sluice_index_txn *txn;
+	int r = ix->txn_begin(box->user->index, true, &txn, err);
+	if (r != 0) {
+		free(seqs);
+		return r > 0 ? SLUICE_E_INTERNAL : r;
+	}
+	/* Reported even on failure: what left the view must be announced to the client. */
+	*seqs_r = seqs;
+	r = expunge_uids_run(box, txn, uids, only_deleted, seqs, n_r, err);
+	if (r < 0) {
+		ix->txn_abort(txn);
+		if (r == SLUICE_E_CORRUPT)
+			log_corrupt(box);
+		return r;
+	}
+	return ix->txn_commit(txn, err);
+}
+
+int mailbox_refresh(struct mailbox *box, uint32_t **expunged_r, uint32_t *n_r,
+                    struct sluice_error *err)
+{
+	*expunged_r = NULL;
+	*n_r = 0;
+	struct mailbox *nb;
+	int r = mailbox_open(box->user, box->name, box->readonly, !box->readonly, &nb, err);
+	if (r != 0)
+		return r > 0 ? SLUICE_E_INTERNAL : r;
+	uint32_t *gone = NULL, j = 0;
+	for (uint32_t i = 0; i < box->count; i++) {
+		const struct mailbox_msg *m = &box->msgs[i];
+		while (j < nb->count && nb->msgs[j].uid < m->uid)
+			j++;
+		if (j < nb->count && nb->msgs[j].uid == m->uid) {
+			/* \Recent is this session's: keep what it had. */
+			if ((m->flags & MAILBOX_MSG_RECENT) &&
+			    !(nb->msgs[j].flags & MAILBOX_MSG_RECENT)) {
+				nb->msgs[j].flags |= MAILBOX_MSG_RECENT;
+				nb->recent++;
+			}
+			continue;
+		}
+		if (gone == NULL && (gone = malloc(box->count * sizeof(*gone))) == NULL) {
+			mailbox_close(&nb);
+			return nomem(err);
+		}
+		gone[(*n_r)++] = i + 1;
+	}
+	struct mailbox old = *box;
+	*box = *nb;
+	*nb = old;
+	mailbox_close(&nb);
+	*expunged_r = gone;
+	return 0;
+}
+
+/* ---- flag changes ---------------------------------------------------------------------- */
+
+int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd,
+                         struct sluice_error *err)
+{
+	const struct sluice_index_ops *ix = box->user->index_ops;
+	memset(upd, 0, sizeof(*upd));
+	upd->box = box;
+	int r = ix->txn_begin(box->user->index, true, &upd->txn, err);
+	if (r != 0)
+		return r > 0 ? SLUICE_E_INTERNAL : r;
+	r = ix->mailbox_get(upd->txn, box->name, &upd->state, err);
+	if (r != 0) {
+		ix->txn_abort(upd->txn);
+		upd->txn = NULL;
+		return r < 0 ? r
+		             : sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
+		                                "The mailbox index lost this mailbox.");
+	}
+	return 0;
+}
+
+int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint32_t flags,
+                         const char *keywords, struct sluice_error *err)
+{
+	struct mailbox *box = upd->box;
+	const struct sluice_index_ops *ix = box->user->index_ops;
+	const char *kw = keywords != NULL ? keywords : "";
+	flags &= SLUICE_FLAGS_ALL;
+	int r = box->user->storage_ops->message_set_flags(box->sbox, mailbox_msg_key(box, m), flags,
+	                                                  kw, err);
+	if (r != 0)
+		return r;
+	char *copy = NULL;
+	if (kw[0] != '\0' && (copy = strdup(kw)) == NULL)
+		return nomem(err);
+	struct sluice_index_message rec;
+	r = ix->message_get(upd->txn, box->name, m->uid, &rec, err);
+	if (r == 0) {
+		rec.flags = flags | (rec.flags & MAILBOX_INDEX_UNCLAIMED);
+		rec.keywords = kw;
+		rec.modseq = upd->state.highestmodseq + 1;
+		r = ix->message_put(upd->txn, box->name, &rec, err);
+		upd->changed = true;
+	} else if (r > 0) {
+		r = 0; /* another session expunged it from the index; the storage is the truth */
+	}
+	if (r < 0) {
+		free(copy);
+		return r;
+	}
+	free(m->keywords);
+	m->keywords = copy;
+	m->flags = (m->flags & ~SLUICE_FLAGS_ALL) | flags;
+	return 0;
+}
+
+int mailbox_update_commit(struct mailbox_update *upd, struct sluice_error *err)
+{
+	const struct sluice_index_ops *ix = upd->box->user->index_ops;
+	int r = 0;
+	if (upd->txn == NULL)
+		return 0;
+	if (upd->changed) {
+		upd->state.highestmodseq++;
+		r = ix->mailbox_put(upd->txn, upd->box->name, &upd->state, err);
+	}
+	if (r < 0) {
+		ix->txn_abort(upd->txn);
+	} else if ((r = ix->txn_commit(upd->txn, err)) == 0 && upd->changed) {
+		upd->box->highestmodseq = upd->state.highestmodseq;
+	}
+	upd->txn = NULL;
+	return r;
+}
+
+void mailbox_update_abort(struct mailbox_update *upd)
+{
+	if (upd->txn != NULL)
+		upd->box->user->index_ops->txn_abort(upd->txn);
+	upd->txn = NULL;
 }

@@ -33,6 +33,7 @@
 #include <sluice/storage.h>
 
 #include "imap/flags.h"
+#include "imap/seqset.h"
 #include "mailbox/user.h"
 
 /* This session saw the message as \Recent (never stored). */
@@ -109,12 +110,81 @@ uint32_t mailbox_count_unclaimed(const struct mailbox *box);
 /** A UIDVALIDITY for a new mailbox: time(NULL), but never one handed out before. */
 uint32_t mailbox_new_uidvalidity(void);
 
+/**
+ * The index state of @p name, created as a first open creates it (a new UIDVALIDITY,
+ * UIDNEXT 1) when the index has none yet. Callers that write messages into a mailbox
+ * (APPEND, COPY) use it inside their own write transaction.
+ * @param[out] state_r   the state; the caller puts it back after changing UIDNEXT
+ * @param[out] created_r true when the state was created now
+ * @return 0 or a negative code from the index module, with err filled.
+ */
+int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_txn *txn,
+                        const char *name, struct sluice_index_mailbox *state_r, bool *created_r,
+                        struct sluice_error *err);
+
+/**
+ * Removes messages from the storage, the index (one new MODSEQ, one write transaction
+ * that begins and ends within the call) and the view: those whose UID is in @p uids (a
+ * resolved set; NULL for every message) and, with @p only_deleted, that are \Deleted.
+ * @param[out] seqs_r the sequence numbers the removed messages had before the call, in
+ *                    ascending order (malloc; the caller frees it, also after a failure:
+ *                    what left the view must still be announced)
+ * @param[out] n_r    how many
+ * @return 0; SLUICE_E_PERM for a read-only mailbox; a negative code with err filled.
+ * A message the storage cannot remove stays (logged) and is not reported.
+ */
+int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool only_deleted,
+                         uint32_t **seqs_r, uint32_t *n_r, struct sluice_error *err);
+
+/**
+ * Synchronises an open mailbox again (as mailbox_open does, claiming \Recent unless it
+ * is read-only) and replaces its view, keeping this session's \Recent marks.
+ * @param[out] expunged_r sequence numbers, in the old view and ascending, of messages that
+ *                        are gone (malloc or NULL; the caller frees it)
+ * @param[out] n_r        how many; the caller announces them, then box->count as EXISTS
+ * @return 0, or a negative code with err filled (the old view is kept).
+ * Flag changes made by others are taken into the view silently (see the caveats).
+ */
+int mailbox_refresh(struct mailbox *box, uint32_t **expunged_r, uint32_t *n_r,
+                    struct sluice_error *err);
+
+/*
+ * A batch of flag changes (STORE, FETCH's implicit \Seen): one index write transaction,
+ * begun and committed inside one command on its thread, with one new MODSEQ for every
+ * message it changes.
+ */
+struct mailbox_update {
+	struct mailbox *box;
+	struct sluice_index_txn *txn;
+	struct sluice_index_mailbox state;
+	bool changed;
+};
+
+/** Begins a batch. @return 0 or a negative code with err filled. */
+int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd,
+                         struct sluice_error *err);
+/**
+ * Gives @p m (a message of the view) new system flags and keywords: the storage first
+ * (Maildir renames the file), then the index record (new MODSEQ) and the view.
+ * @param[in] flags    SLUICE_FLAG_* bits (others are ignored)
+ * @param[in] keywords space-separated keywords, "" or NULL for none
+ * @return 0; SLUICE_NOTFOUND when the file has vanished (nothing changed); a negative
+ *         code with err filled (SLUICE_E_LIMIT: the storage holds no more keywords).
+ */
+int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint32_t flags,
+                         const char *keywords, struct sluice_error *err);
+/** Records the new HIGHESTMODSEQ and commits; the batch is over either way. */
+int mailbox_update_commit(struct mailbox_update *upd, struct sluice_error *err);
+/** Forgets the batch's index changes (the storage keeps its renames; a sync repairs). */
+void mailbox_update_abort(struct mailbox_update *upd);
+
 /*
  * Caveats:
  * - Automatic rebuild of a damaged index is future work: SLUICE_E_CORRUPT is reported to
  *   the client as SERVERBUG and the log tells the administrator to delete the index.
  * - The view is a snapshot of the open: changes made later by other sessions or programs
  *   are not seen until the mailbox is opened again.
+ * - mailbox_refresh does not yet report flag changes made by others (untagged FETCH).
  */
 
 #endif
