@@ -41,6 +41,9 @@ void cmd_noop(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "(no arguments)");
 		return;
 	}
+	/* Clients poll with NOOP: this is where new mail and expunges reach them. */
+	if (s->selected != NULL)
+		cmd_refresh_selected(s);
 	session_tagged(s, cmd->tag, "OK", NULL, "NOOP completed.");
 }
 

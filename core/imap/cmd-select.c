@@ -270,7 +270,9 @@ void cmd_check(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "(no arguments)");
 		return;
 	}
-	/* Every change is committed when it is made: there is nothing to write out. */
+	/* Every change is committed when it is made: there is nothing to write out, but the
+	 * client gets to see what others changed, as after NOOP. */
+	cmd_refresh_selected(s);
 	session_tagged(s, cmd->tag, "OK", NULL, "Check completed.");
 }
 

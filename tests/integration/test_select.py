@@ -271,3 +271,33 @@ def test_storage_without_index_is_a_config_error_with_file_and_line(make_config)
     assert r.returncode == 1, r
     assert f"{conf.modules_path}:{line}: storage maildir needs an index module" in r.stderr, r.stderr
     assert "index lmdb { }" in r.stderr
+
+
+def test_delivery_into_new_reaches_a_selected_session_at_noop(sluice):
+    with sluice.login() as c:
+        r = c.cmd("SELECT INBOX")
+        assert "* 0 EXISTS" in r.untagged, r
+        new = sluice.mail_dir / "demo" / "new"
+        (new / "1700000100.M1P1Q1.mda").write_bytes(b"Subject: late\r\n\r\nbody\r\n")
+        r = c.cmd("NOOP")
+        assert r.status == "OK"
+        assert "* 1 EXISTS" in r.untagged and "* 1 RECENT" in r.untagged, r
+        r = c.cmd("FETCH 1 (UID FLAGS)")
+        assert r.status == "OK" and "UID 1" in r.untagged[0] and "\\Recent" in r.untagged[0], r
+
+
+def test_expunge_by_another_session_reaches_this_one_at_noop(sluice):
+    cur = sluice.mail_dir / "demo" / "cur"
+    with sluice.login() as a, sluice.login() as b:
+        a.cmd("SELECT INBOX")  # creates the Maildir
+        for i in range(3):
+            (cur / f"1700000200.M{i}P1Q1.mda:2,").write_bytes(b"Subject: x\r\n\r\nx\r\n")
+        assert "* 3 EXISTS" in a.cmd("NOOP").untagged
+        assert "* 3 EXISTS" in b.cmd("SELECT INBOX").untagged
+        assert b.cmd("STORE 2 +FLAGS.SILENT (\\Deleted)").status == "OK"
+        r = b.cmd("EXPUNGE")
+        assert "* 2 EXPUNGE" in r.untagged, r
+        r = a.cmd("NOOP")
+        assert "* 2 EXPUNGE" in r.untagged, r
+        r = a.cmd("FETCH 1:* (UID)")
+        assert [l.split()[1] for l in r.untagged] == ["1", "2"], r
