@@ -103,3 +103,14 @@ def test_logout_after_login_closes(sluice):
         r = c.cmd("LOGOUT")
         assert r.status == "OK" and r.untagged[0].startswith("* BYE "), r
         assert c.wait_closed(timeout=3) == []
+
+
+def test_enable_after_login_answers_enabled_and_before_login_is_bad(sluice):
+    # RFC 5161: unknown or unsupported capabilities are ignored, the answer lists none.
+    with sluice.connect() as c:
+        r = c.cmd("ENABLE CONDSTORE")
+        assert r.status == "BAD" and "login" in r.text, r
+    with sluice.login() as c:
+        r = c.cmd("ENABLE CONDSTORE X-UNKNOWN")
+        assert r.status == "OK" and r.untagged == ["* ENABLED"], r
+        assert c.cmd("ENABLE").status == "BAD"
