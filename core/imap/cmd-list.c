@@ -186,3 +186,15 @@ void cmd_lsub(struct session *s, const struct imap_command *cmd)
 {
 	cmd_list_common(s, cmd, true);
 }
+
+/* NAMESPACE (RFC 2342): one personal namespace with an empty prefix; no shared or
+ * other users' folders exist on this server, so those two are NIL. */
+void cmd_namespace(struct session *s, const struct imap_command *cmd)
+{
+	if (cmd->count != 0) {
+		cmd_bad_arguments(s, cmd, "(no arguments)");
+		return;
+	}
+	session_printf(s, "* NAMESPACE ((\"\" \"%c\")) NIL NIL\r\n", session_delimiter(s));
+	session_tagged(s, cmd->tag, "OK", NULL, "Namespace completed.");
+}

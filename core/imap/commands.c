@@ -22,6 +22,7 @@ static const struct imap_command_def command_table[] = {
 	{"AUTHENTICATE", IMAP_STATE_NOT_AUTH, cmd_authenticate, false},
 	{"LIST", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_list, false},
 	{"LSUB", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_lsub, false},
+	{"NAMESPACE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_namespace, false},
 	{"CREATE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_create, false},
 	{"DELETE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_delete, false},
 	{"RENAME", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_rename, false},
@@ -44,7 +45,7 @@ static const struct imap_command_def command_table[] = {
 
 /* Commands a client may reasonably send that this server does not offer yet. */
 static const char *const commands_known_elsewhere[] = {
-	"IDLE", "NAMESPACE",
+	"IDLE",
 };
 
 static const char *state_words(unsigned states)

@@ -25,7 +25,7 @@ void commands_dispatch(struct session *s, const struct imap_command *cmd);
 /* cmd-any.c */
 imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;
 /* cmd-list.c, cmd-mailbox.c */
-imap_command_fn cmd_list, cmd_lsub, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe;
+imap_command_fn cmd_list, cmd_lsub, cmd_namespace, cmd_create, cmd_delete, cmd_rename, cmd_subscribe, cmd_unsubscribe;
 /* cmd-select.c */
 imap_command_fn cmd_select, cmd_examine, cmd_status, cmd_check, cmd_close, cmd_unselect;
 /**

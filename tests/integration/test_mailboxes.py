@@ -207,3 +207,13 @@ def test_deleted_and_recreated_mailbox_gets_a_new_uidvalidity(sluice):
         second = _select_codes(c, "Box")
         # RFC 3501: a new mailbox with an old name must not reuse the old UIDVALIDITY.
         assert second["UIDVALIDITY"] != first["UIDVALIDITY"], (first, second)
+
+
+def test_namespace_reports_one_personal_namespace_with_the_delimiter(sluice):
+    with sluice.login() as c:
+        assert "NAMESPACE" in c.capabilities()
+        r = c.cmd("NAMESPACE")
+        assert r.status == "OK" and r.untagged == ['* NAMESPACE (("" ".")) NIL NIL'], r
+        assert c.cmd("NAMESPACE extra").status == "BAD"
+    with sluice.connect() as c:
+        assert c.cmd("NAMESPACE").status == "BAD"
