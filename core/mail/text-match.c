@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 /* Needles up to this many code points need no heap memory. */
 #define MATCH_SMALL 64
 /* Invalid UTF-8 bytes are given code points above Unicode, so they match only themselves. */
@@ -19,43 +21,14 @@
 /* Reads one code point at *pp; invalid or overlong sequences yield one raw byte. */
 static uint32_t match_next(const unsigned char **pp, const unsigned char *end)
 {
-	const unsigned char *p = *pp;
-	unsigned char c = *p;
 	uint32_t cp;
-	size_t n;
-	if (c < 0x80) {
-		*pp = p + 1;
-		return c;
-	} else if (c >= 0xc2 && c <= 0xdf) {
+	size_t n = utf8_decode(*pp, (size_t)(end - *pp), &cp);
+	if (n == 0) {
+		/* Invalid bytes still match themselves, never a character. */
+		cp = MATCH_RAW_BASE + **pp;
 		n = 1;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 2;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 3;
-		cp = c & 0x07;
-	} else {
-		*pp = p + 1;
-		return MATCH_RAW_BASE + c;
 	}
-	if ((size_t)(end - p) <= n) {
-		*pp = p + 1;
-		return MATCH_RAW_BASE + c;
-	}
-	for (size_t i = 1; i <= n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			*pp = p + 1;
-			return MATCH_RAW_BASE + c;
-		}
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	static const uint32_t min[4] = {0, 0x80, 0x800, 0x10000};
-	if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-		*pp = p + 1;
-		return MATCH_RAW_BASE + c;
-	}
-	*pp = p + n + 1;
+	*pp += n;
 	return cp;
 }
 

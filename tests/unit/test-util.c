@@ -157,3 +157,32 @@ CU_SuiteInfo util_suites[] = {
 	{"pool", NULL, NULL, NULL, NULL, pool_tests},
 	CU_SUITE_INFO_NULL,
 };
+
+#include "util/utf8.h"
+
+static void test_utf8_accepts_valid_and_refuses_overlong_surrogates_and_beyond(void)
+{
+	uint32_t cp;
+	CU_ASSERT_TRUE(utf8_valid("plain ascii", 11));
+	CU_ASSERT_TRUE(utf8_valid("Entw\xc3\xbc" "rfe \xe6\x97\xa5 \xf0\x9f\x93\xa7", 18));
+	CU_ASSERT_EQUAL(utf8_decode((const unsigned char *)"\xf0\x9f\x93\xa7", 4, &cp), 4);
+	CU_ASSERT_EQUAL(cp, 0x1f4e7);
+	CU_ASSERT_FALSE(utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+	CU_ASSERT_FALSE(utf8_valid("\xe0\x80\xaf", 3));     /* overlong, three bytes */
+	CU_ASSERT_FALSE(utf8_valid("\xed\xa0\x80", 3));     /* surrogate U+D800 */
+	CU_ASSERT_FALSE(utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
+	CU_ASSERT_FALSE(utf8_valid("\xc3", 1));             /* truncated */
+	CU_ASSERT_FALSE(utf8_valid("\x80", 1));             /* lone continuation */
+	CU_ASSERT_EQUAL(utf8_decode((const unsigned char *)"\xe6\x97", 2, &cp), 0);
+}
+
+static CU_TestInfo utf8_tests[] = {
+	{"valid accepted; overlong, surrogates, beyond U+10FFFF refused",
+	 test_utf8_accepts_valid_and_refuses_overlong_surrogates_and_beyond},
+	CU_TEST_INFO_NULL,
+};
+
+CU_SuiteInfo utf8_suites[] = {
+	{"utf8", NULL, NULL, NULL, NULL, utf8_tests},
+	CU_SUITE_INFO_NULL,
+};
