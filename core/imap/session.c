@@ -242,6 +242,26 @@ void session_logged_in(struct session *s, const char *user)
 }
 
 /* Socket I/O. Returns bytes, 0 at end of stream, -1 on error, -2 would block. */
+
+/* Maps an SSL_read/SSL_write result of @p n <= 0 to the codes above, noting which socket
+ * event the TLS layer waits for (a read can need to write, and the other way round). */
+static ssize_t session_ssl_result(struct session *s, int n)
+{
+	switch (SSL_get_error(s->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		s->want |= EPOLLIN;
+		return -2;
+	case SSL_ERROR_WANT_WRITE:
+		s->want |= EPOLLOUT;
+		return -2;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		return -1;
+	}
+}
+
 static ssize_t session_io_read(struct session *s, void *dst, size_t len)
 {
 	if (s->ssl != NULL) {
@@ -249,21 +269,7 @@ static ssize_t session_io_read(struct session *s, void *dst, size_t len)
 		 * there on this worker would turn a plain WANT_READ into a fatal error. */
 		ERR_clear_error();
 		int n = SSL_read(s->ssl, dst, len > INT32_MAX ? INT32_MAX : (int)len);
-		if (n > 0)
-			return n;
-		switch (SSL_get_error(s->ssl, n)) {
-		case SSL_ERROR_WANT_READ:
-			s->want |= EPOLLIN;
-			return -2;
-		case SSL_ERROR_WANT_WRITE:
-			s->want |= EPOLLOUT;
-			return -2;
-		case SSL_ERROR_ZERO_RETURN:
-			return 0;
-		default:
-			ERR_clear_error();
-			return -1;
-		}
+		return n > 0 ? n : session_ssl_result(s, n);
 	}
 	ssize_t n = read(s->src.fd, dst, len);
 	if (n >= 0)
@@ -282,17 +288,9 @@ static ssize_t session_io_write(struct session *s, const void *src, size_t len)
 		int n = SSL_write(s->ssl, src, len > INT32_MAX ? INT32_MAX : (int)len);
 		if (n > 0)
 			return n;
-		switch (SSL_get_error(s->ssl, n)) {
-		case SSL_ERROR_WANT_READ:
-			s->want |= EPOLLIN;
-			return -2;
-		case SSL_ERROR_WANT_WRITE:
-			s->want |= EPOLLOUT;
-			return -2;
-		default:
-			ERR_clear_error();
-			return -1;
-		}
+		/* A closed TLS stream while writing is a failed write, not an end of input. */
+		ssize_t r = session_ssl_result(s, n);
+		return r == 0 ? -1 : r;
 	}
 	ssize_t n = send(s->src.fd, src, len, MSG_NOSIGNAL);
 	if (n >= 0)
