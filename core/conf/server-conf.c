@@ -61,6 +61,9 @@ const struct sluice_setting server_settings_table[] = {
                             "how long commands in progress may finish after SIGTERM"),
     SLUICE_SETTING_ENUM("mailbox_delimiter", S, mailbox_delimiter, ".", delimiter_choices,
                         "hierarchy delimiter clients see in mailbox names (. or /)"),
+    SLUICE_SETTING_BOOL("copy_keeps_metadata", S, copy_keeps_metadata, "yes",
+                        "COPY and MOVE keep flags, keywords and INTERNALDATE; no gives "
+                        "copies no flags and the time of the copy"),
     SLUICE_SETTING_END,
 };
 #undef S

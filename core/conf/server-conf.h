@@ -65,6 +65,7 @@ struct server_settings {
 	bool tls_required;
 	const struct sluice_cidr_list *plaintext_auth_networks;
 	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
+	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
 };
 
 struct server_conf {

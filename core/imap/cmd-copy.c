@@ -7,6 +7,10 @@
  * per-message fsync: the Maildir module defers the directory fsync to the next operation
  * that must not overtake the links, so 10,000 messages take a fraction of a second.
  *
+ * With the server setting copy_keeps_metadata = no (VPOP3's option), copies get no flags
+ * or keywords and the time of the command as INTERNALDATE; Maildir then copies the bytes,
+ * since the copy's mtime must differ from the source's.
+ *
  * The copies are \Recent: marked unclaimed in the index, the next SELECT claims them. If
  * anything fails, the links already made are removed again, so the destination is as it
  * was (RFC 3501 requires it). Messages another session expunged meanwhile are skipped.
@@ -18,6 +22,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mailbox/mailbox.h"
 #include "util/log.h"
@@ -35,6 +40,8 @@ struct copy_job {
 	uint32_t done;                     /* copies made: src_uids/dst_uids/new_keys */
 	uint32_t *src_uids, *dst_uids;
 	uint32_t uidvalidity;
+	bool keep_metadata; /* copy_keeps_metadata: flags, keywords and INTERNALDATE */
+	time_t now;         /* otherwise the copies' INTERNALDATE */
 };
 
 /* Reads the source records; they stay valid until the transaction ends. */
@@ -75,6 +82,12 @@ static int copy_write(struct copy_job *job, struct sluice_index_txn *txn, struct
 		const char *key = mailbox_msg_key(job->src, &job->src->msgs[job->pos[i]]);
 		const char *new_key;
 		uint32_t flags = rec->flags & SLUICE_FLAGS_ALL;
+		if (!job->keep_metadata) {
+			flags = 0;
+			rec->keywords = "";
+			rec->internal_date = (int64_t)job->now;
+			rec->internal_zone = 0;
+		}
 		r = st->message_copy(job->src->sbox, key, job->dbox, flags, rec->keywords,
 		                     (time_t)rec->internal_date, pool, &new_key, err);
 		if (r == SLUICE_NOTFOUND)
@@ -125,12 +138,12 @@ static int copy_run(struct copy_job *job, struct sluice_pool *pool, struct sluic
 }
 
 /* Fills job->pos with the view positions of the set's messages; false when out of memory. */
-static bool copy_select(struct copy_job *job, const struct seqset *uids, struct sluice_pool *pool)
+static bool copy_select(struct copy_job *job, struct cmd_msgset *ms, struct sluice_pool *pool)
 {
 	const struct mailbox *box = job->src;
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < box->count; i++)
-		n += seqset_contains(uids, box->msgs[i].uid);
+	uint32_t n = 0, index;
+	while (cmd_msgset_next(ms, box, &index))
+		n++;
 	job->n = n;
 	size_t k = n ? n : 1;
 	job->pos = pool_alloc(pool, k * sizeof(*job->pos));
@@ -141,9 +154,9 @@ static bool copy_select(struct copy_job *job, const struct seqset *uids, struct 
 	if (!job->pos || !job->recs || !job->new_keys || !job->src_uids || !job->dst_uids)
 		return false;
 	n = 0;
-	for (uint32_t i = 0; i < box->count; i++)
-		if (seqset_contains(uids, box->msgs[i].uid))
-			job->pos[n++] = i;
+	cmd_msgset_rewind(ms);
+	while (n < job->n && cmd_msgset_next(ms, box, &index))
+		job->pos[n++] = index;
 	return true;
 }
 
@@ -191,12 +204,15 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 		return;
 	}
 	struct buf name = {0}, code = {0};
-	struct seqset uids;
-	struct copy_job job = {.mu = s->mail, .src = s->selected};
+	struct cmd_msgset ms;
+	struct copy_job job = {.mu = s->mail,
+	                       .src = s->selected,
+	                       .keep_metadata = s->conf->s.copy_keeps_metadata,
+	                       .now = time(NULL)};
 	struct sluice_storage_box *own = NULL;
 	struct sluice_error err = SLUICE_ERROR_INIT;
 
-	if (!cmd_msgset_uids(s, cmd, &cmd->args[0], pool, &uids) ||
+	if (!cmd_msgset_parse(s, cmd, &cmd->args[0], pool, &ms) ||
 	    !cmd_mailbox_arg(s, cmd, &cmd->args[1], false, &name))
 		goto out;
 	job.dest = (const char *)buf_head(&name);
@@ -212,7 +228,7 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 	}
 	if (r == 0 && own != NULL)
 		job.dbox = own;
-	if (r == 0 && !copy_select(&job, &uids, pool))
+	if (r == 0 && !copy_select(&job, &ms, pool))
 		r = sluice_error_set(&err, SLUICE_E_NOMEM, "LIMIT", "Out of memory.");
 	if (r == 0 && job.n > 0)
 		r = copy_run(&job, pool, &err);

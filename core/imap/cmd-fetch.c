@@ -1,6 +1,5 @@
 /*
- * FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8, 7.4.2), and the message-set helpers that
- * STORE shares.
+ * FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8, 7.4.2).
  *
  * The whole item list is parsed before anything is answered, so an unknown item is a
  * BAD with nothing sent. Then each message is answered in turn: its index record is read
@@ -73,79 +72,6 @@ struct fetch_ctx {
 	unsigned files_opened;
 	bool vanished;
 };
-
-/* ---- message sets ------------------------------------------------------------------- */
-
-bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
-                      struct sluice_pool *pool, struct cmd_msgset *ms)
-{
-	struct sluice_error err = SLUICE_ERROR_INIT;
-	const struct mailbox *box = s->selected;
-	memset(ms, 0, sizeof(*ms));
-	ms->uid = s->uid_command;
-	if (a->type != IMAP_ARG_ATOM || seqset_parse(a->str, &ms->set, pool, &err) != 0) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "%s",
-		               err.msg[0] ? err.msg : "Invalid sequence set.");
-		return false;
-	}
-	if (ms->set.saved) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
-		               "There is no saved search result ($) to use.");
-		return false;
-	}
-	if (ms->uid) {
-		uint32_t top = box->count ? box->msgs[box->count - 1].uid : 0;
-		if (seqset_resolve(&ms->set, top) == SLUICE_NOTFOUND)
-			ms->empty = true;
-		else
-			seqset_clamp(&ms->set, top);
-		return true;
-	}
-	if (seqset_resolve(&ms->set, box->count) == SLUICE_NOTFOUND ||
-	    seqset_max(&ms->set) > box->count) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
-		               "The sequence set names messages that do not exist (there are %u).",
-		               box->count);
-		return false;
-	}
-	seqset_iter_init(&ms->iter, &ms->set);
-	return true;
-}
-
-bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t *index_r)
-{
-	if (ms->empty)
-		return false;
-	if (!ms->uid) {
-		uint32_t n;
-		if (!seqset_iter_next(&ms->iter, &n) || n > box->count)
-			return false;
-		*index_r = n - 1;
-		return true;
-	}
-	/* UIDs that do not exist are skipped: walk the view, which is in UID order. */
-	while (ms->pos < box->count) {
-		uint32_t i = ms->pos++;
-		if (seqset_contains(&ms->set, box->msgs[i].uid)) {
-			*index_r = i;
-			return true;
-		}
-	}
-	return false;
-}
-
-bool cmd_write_flags(struct session *s, const struct mailbox_msg *m, struct sluice_pool *pool)
-{
-	struct imap_flagset set;
-	unsigned flags = m->flags & (SLUICE_FLAGS_ALL | MAILBOX_MSG_RECENT);
-	if (imap_flagset_from_keywords(flags, m->keywords, pool, &set) < 0 ||
-	    imap_flags_write(&s->out, &set) < 0) {
-		s->close_reason = "out of memory";
-		s->closing = true;
-		return false;
-	}
-	return true;
-}
 
 /* ---- parsing the item list ------------------------------------------------------------ */
 

@@ -133,14 +133,8 @@ static int store_run(struct session *s, struct cmd_msgset *ms, const struct imap
 			if (r < 0)
 				break;
 		}
-		if (!silent) {
-			session_printf(s, "* %u FETCH (", index + 1);
-			if (s->uid_command)
-				session_printf(s, "UID %u ", m->uid);
-			session_printf(s, "FLAGS ");
-			cmd_write_flags(s, m, pool);
-			session_write(s, ")\r\n", 3);
-		}
+		if (!silent)
+			cmd_send_flags(s, index, m, s->uid_command, pool);
 	}
 	/* Commit what was done even after a failure: the files are renamed already. */
 	struct sluice_error cerr = SLUICE_ERROR_INIT;

@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "util/buffer.h"
@@ -86,6 +87,37 @@ static int view_append(struct mailbox *box, uint32_t uid, uint32_t flags, const 
 	if (flags & MAILBOX_MSG_RECENT)
 		box->recent++;
 	return 0;
+}
+
+/* Frees what message @p m of the view holds; the caller takes it out of box->msgs. */
+static void view_forget(struct mailbox *box, struct mailbox_msg *m)
+{
+	if (m->flags & MAILBOX_MSG_RECENT)
+		box->recent--;
+	free(m->keywords);
+}
+
+/*
+ * Ends a compaction of the view that failed at message @p i with @p kept messages kept:
+ * the rest stay, so that mailbox_close frees each keywords string once. Returns @p r.
+ */
+static int view_keep_rest(struct mailbox *box, uint32_t i, uint32_t kept, int r)
+{
+	while (i < box->count)
+		box->msgs[kept++] = box->msgs[i++];
+	box->count = kept;
+	return r;
+}
+
+/* The index state of the open mailbox; a mailbox the index forgot is a damaged index. */
+static int index_state_get(struct mailbox *box, struct sluice_index_txn *txn,
+                           struct sluice_index_mailbox *state_r, struct sluice_error *err)
+{
+	int r = box->user->index_ops->mailbox_get(txn, box->name, state_r, err);
+	if (r > 0)
+		return sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
+		                        "The mailbox index lost this mailbox.");
+	return r;
 }
 
 void mailbox_close(struct mailbox **boxp)
@@ -305,16 +337,9 @@ static int sync_remove_missing(struct sync *sy)
 		}
 		int r =
 		    sy->ix->message_expunge(sy->txn, box->name, m->uid, sync_modseq(sy), sy->err);
-		if (r < 0) {
-			/* Keep the rest so that mailbox_close frees each keywords string once. */
-			while (i < box->count)
-				box->msgs[kept++] = box->msgs[i++];
-			box->count = kept;
-			return r;
-		}
-		if (m->flags & MAILBOX_MSG_RECENT)
-			box->recent--;
-		free(m->keywords);
+		if (r < 0)
+			return view_keep_rest(box, i, kept, r);
+		view_forget(box, m);
 	}
 	box->count = kept;
 	return 0;
@@ -462,85 +487,6 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 	return 0;
 }
 
-/* ---- CLOSE ----------------------------------------------------------------------------- */
-
-static int expunge_run(struct mailbox *box, struct sluice_index_txn *txn, struct sluice_error *err)
-{
-	const struct sluice_index_ops *ix = box->user->index_ops;
-	struct sluice_index_mailbox state;
-	int r = ix->mailbox_get(txn, box->name, &state, err);
-	if (r != 0)
-		return r < 0 ? r
-		             : sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
-		                                "The mailbox index lost this mailbox.");
-	uint64_t modseq = state.highestmodseq + 1;
-	uint32_t kept = 0, removed = 0;
-	for (uint32_t i = 0; i < box->count; i++) {
-		struct mailbox_msg *m = &box->msgs[i];
-		if ((m->flags & SLUICE_FLAG_DELETED) == 0) {
-			box->msgs[kept++] = *m;
-			continue;
-		}
-		struct sluice_error serr = SLUICE_ERROR_INIT;
-		r = box->user->storage_ops->message_expunge(box->sbox, mailbox_msg_key(box, m),
-		                                            &serr);
-		if (r < 0) {
-			/* The message stays, in storage and index alike; the next CLOSE tries
-			 * again. */
-			log_warning("cannot expunge message %u of %s: %s", m->uid, box->name,
-			            serr.msg);
-			box->msgs[kept++] = *m;
-			continue;
-		}
-		r = ix->message_expunge(txn, box->name, m->uid, modseq, err);
-		if (r < 0) {
-			/* The transaction is abandoned; the next open finds the file gone. */
-			while (i < box->count)
-				box->msgs[kept++] = box->msgs[i++];
-			box->count = kept;
-			return r;
-		}
-		if (m->flags & MAILBOX_MSG_RECENT)
-			box->recent--;
-		free(m->keywords);
-		removed++;
-	}
-	box->count = kept;
-	if (removed == 0)
-		return 0;
-	state.highestmodseq = modseq;
-	r = ix->mailbox_put(txn, box->name, &state, err);
-	if (r < 0)
-		return r;
-	box->highestmodseq = modseq;
-	return (int)removed;
-}
-
-int mailbox_expunge_deleted(struct mailbox *box, struct sluice_error *err)
-{
-	if (box->readonly)
-		return 0;
-	bool any = false;
-	for (uint32_t i = 0; i < box->count && !any; i++)
-		any = (box->msgs[i].flags & SLUICE_FLAG_DELETED) != 0;
-	if (!any)
-		return 0;
-	const struct sluice_index_ops *ix = box->user->index_ops;
-	struct sluice_index_txn *txn;
-	int r = ix->txn_begin(box->user->index, true, &txn, err);
-	if (r != 0)
-		return r > 0 ? SLUICE_E_INTERNAL : r;
-	r = expunge_run(box, txn, err);
-	if (r < 0) {
-		ix->txn_abort(txn);
-		if (r == SLUICE_E_CORRUPT)
-			log_corrupt(box);
-		return r;
-	}
-	int c = ix->txn_commit(txn, err);
-	return c < 0 ? c : r;
-}
-
 /* ---- APPEND, COPY, MOVE, EXPUNGE -------------------------------------------------------- */
 
 int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_txn *txn,
@@ -573,11 +519,9 @@ static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
 {
 	const struct sluice_index_ops *ix = box->user->index_ops;
 	struct sluice_index_mailbox state;
-	int r = ix->mailbox_get(txn, box->name, &state, err);
+	int r = index_state_get(box, txn, &state, err);
 	if (r != 0)
-		return r < 0 ? r
-		             : sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
-		                                "The mailbox index lost this mailbox.");
+		return r;
 	uint64_t modseq = state.highestmodseq + 1;
 	uint32_t kept = 0;
 	for (uint32_t i = 0; i < box->count; i++) {
@@ -597,16 +541,9 @@ static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
 			continue;
 		}
 		r = ix->message_expunge(txn, box->name, m->uid, modseq, err);
-		if (r < 0) {
-			/* The file is gone; the next refresh finds it missing. */
-			while (i < box->count)
-				box->msgs[kept++] = box->msgs[i++];
-			box->count = kept;
-			return r;
-		}
-		if (m->flags & MAILBOX_MSG_RECENT)
-			box->recent--;
-		free(m->keywords);
+		if (r < 0) /* the file is gone; the next refresh finds it missing */
+			return view_keep_rest(box, i, kept, r);
+		view_forget(box, m);
 		seqs[(*n_r)++] = i + 1;
 	}
 	box->count = kept;
@@ -655,17 +592,62 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
 	return ix->txn_commit(txn, err);
 }
 
-int mailbox_refresh(struct mailbox *box, uint32_t **expunged_r, uint32_t *n_r,
-                    struct sluice_error *err)
+/* Whether two keyword lists name the same keywords, in any order and ASCII case. */
+static bool keywords_same(const char *a, const char *b)
 {
-	*expunged_r = NULL;
-	*n_r = 0;
+	a = a != NULL ? a : "";
+	b = b != NULL ? b : "";
+	if (strcmp(a, b) == 0)
+		return true;
+	size_t na = 0, nb = 0;
+	for (const char *p = a; *p != '\0'; p += strspn(p, " "))
+		na++, p += strcspn(p, " ");
+	for (const char *p = b; *p != '\0'; p += strspn(p, " "))
+		nb++, p += strcspn(p, " ");
+	if (na != nb)
+		return false;
+	for (const char *p = a + strspn(a, " "); *p != '\0';) {
+		size_t len = strcspn(p, " ");
+		bool found = false;
+		for (const char *q = b + strspn(b, " "); *q != '\0' && !found;) {
+			size_t qlen = strcspn(q, " ");
+			found = qlen == len && strncasecmp(p, q, len) == 0;
+			q += qlen;
+			q += strspn(q, " ");
+		}
+		if (!found)
+			return false;
+		p += len;
+		p += strspn(p, " ");
+	}
+	return true;
+}
+
+static bool msg_flags_differ(const struct mailbox_msg *a, const struct mailbox_msg *b)
+{
+	return (a->flags & SLUICE_FLAGS_ALL) != (b->flags & SLUICE_FLAGS_ALL) ||
+	       !keywords_same(a->keywords, b->keywords);
+}
+
+/* Appends @p v to a list that can hold @p cap values; false without memory. */
+static bool list_add(uint32_t **list, uint32_t *n, uint32_t cap, uint32_t v)
+{
+	if (*list == NULL && (*list = malloc(cap * sizeof(**list))) == NULL)
+		return false;
+	(*list)[(*n)++] = v;
+	return true;
+}
+
+int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err)
+{
+	memset(ch, 0, sizeof(*ch));
 	struct mailbox *nb;
 	int r = mailbox_open(box->user, box->name, box->readonly, !box->readonly, &nb, err);
 	if (r != 0)
 		return r > 0 ? SLUICE_E_INTERNAL : r;
-	uint32_t *gone = NULL, j = 0;
-	for (uint32_t i = 0; i < box->count; i++) {
+	uint32_t j = 0;
+	bool ok = true;
+	for (uint32_t i = 0; i < box->count && ok; i++) {
 		const struct mailbox_msg *m = &box->msgs[i];
 		while (j < nb->count && nb->msgs[j].uid < m->uid)
 			j++;
@@ -676,26 +658,34 @@ int mailbox_refresh(struct mailbox *box, uint32_t **expunged_r, uint32_t *n_r,
 				nb->msgs[j].flags |= MAILBOX_MSG_RECENT;
 				nb->recent++;
 			}
+			if (msg_flags_differ(m, &nb->msgs[j]))
+				ok = list_add(&ch->flagged, &ch->n_flagged, box->count, j);
 			continue;
 		}
-		if (gone == NULL && (gone = malloc(box->count * sizeof(*gone))) == NULL) {
-			mailbox_close(&nb);
-			return nomem(err);
-		}
-		gone[(*n_r)++] = i + 1;
+		ok = list_add(&ch->expunged, &ch->n_expunged, box->count, i + 1);
+	}
+	if (!ok) {
+		mailbox_close(&nb);
+		mailbox_changes_free(ch);
+		return nomem(err);
 	}
 	struct mailbox old = *box;
 	*box = *nb;
 	*nb = old;
 	mailbox_close(&nb);
-	*expunged_r = gone;
 	return 0;
+}
+
+void mailbox_changes_free(struct mailbox_changes *ch)
+{
+	free(ch->expunged);
+	free(ch->flagged);
+	memset(ch, 0, sizeof(*ch));
 }
 
 /* ---- flag changes ---------------------------------------------------------------------- */
 
-int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd,
-                         struct sluice_error *err)
+int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd, struct sluice_error *err)
 {
 	const struct sluice_index_ops *ix = box->user->index_ops;
 	memset(upd, 0, sizeof(*upd));
@@ -703,15 +693,12 @@ int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd,
 	int r = ix->txn_begin(box->user->index, true, &upd->txn, err);
 	if (r != 0)
 		return r > 0 ? SLUICE_E_INTERNAL : r;
-	r = ix->mailbox_get(upd->txn, box->name, &upd->state, err);
+	r = index_state_get(box, upd->txn, &upd->state, err);
 	if (r != 0) {
 		ix->txn_abort(upd->txn);
 		upd->txn = NULL;
-		return r < 0 ? r
-		             : sluice_error_set(err, SLUICE_E_CORRUPT, "SERVERBUG",
-		                                "The mailbox index lost this mailbox.");
 	}
-	return 0;
+	return r;
 }
 
 int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint32_t flags,

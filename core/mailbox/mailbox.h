@@ -86,14 +86,6 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 /** Frees the view and closes the storage box; nothing is expunged. NULL is accepted. */
 void mailbox_close(struct mailbox **box);
 
-/**
- * Removes every message flagged \Deleted from the storage and the index (one new MODSEQ,
- * one index transaction) and from the view. Nothing happens for a read-only mailbox.
- * @return the number of messages removed, or a negative code with err filled (messages
- *         the storage removed before the failure are found missing by the next open).
- */
-int mailbox_expunge_deleted(struct mailbox *box, struct sluice_error *err);
-
 /** The key of a message in the view. */
 static inline const char *mailbox_msg_key(const struct mailbox *box, const struct mailbox_msg *m)
 {
@@ -126,6 +118,8 @@ int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_t
  * Removes messages from the storage, the index (one new MODSEQ, one write transaction
  * that begins and ends within the call) and the view: those whose UID is in @p uids (a
  * resolved set; NULL for every message) and, with @p only_deleted, that are \Deleted.
+ * EXPUNGE is (NULL, true), UID EXPUNGE (set, true), MOVE (set, false) and CLOSE (NULL,
+ * true) without announcing anything.
  * @param[out] seqs_r the sequence numbers the removed messages had before the call, in
  *                    ascending order (malloc; the caller frees it, also after a failure:
  *                    what left the view must still be announced)
@@ -136,17 +130,29 @@ int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_t
 int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool only_deleted,
                          uint32_t **seqs_r, uint32_t *n_r, struct sluice_error *err);
 
+/* What a refresh found changed in the view since the session last looked. */
+struct mailbox_changes {
+	uint32_t *expunged; /* sequence numbers in the old view, ascending (malloc or NULL) */
+	uint32_t n_expunged;
+	uint32_t *flagged; /* view indexes, in the new view and ascending, of messages whose
+	                      flags or keywords others changed (malloc or NULL) */
+	uint32_t n_flagged;
+};
+
 /**
  * Synchronises an open mailbox again (as mailbox_open does, claiming \Recent unless it
  * is read-only) and replaces its view, keeping this session's \Recent marks.
- * @param[out] expunged_r sequence numbers, in the old view and ascending, of messages that
- *                        are gone (malloc or NULL; the caller frees it)
- * @param[out] n_r        how many; the caller announces them, then box->count as EXISTS
+ * @param[out] ch what changed: the caller announces the expunged messages, then
+ *                box->count as EXISTS, then the FLAGS of the flagged ones (RFC 3501
+ *                7.4.2), and frees it with mailbox_changes_free (also after a failure)
  * @return 0, or a negative code with err filled (the old view is kept).
- * Flag changes made by others are taken into the view silently (see the caveats).
+ * Flag changes are those between the view before the call and the one after: what this
+ * session changed itself (STORE, FETCH's \Seen) is in its view already and not reported.
+ * Keywords are compared as sets, in any order and ASCII case.
  */
-int mailbox_refresh(struct mailbox *box, uint32_t **expunged_r, uint32_t *n_r,
-                    struct sluice_error *err);
+int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err);
+/** Frees the lists of @p ch and empties it. */
+void mailbox_changes_free(struct mailbox_changes *ch);
 
 /*
  * A batch of flag changes (STORE, FETCH's implicit \Seen): one index write transaction,
@@ -161,8 +167,7 @@ struct mailbox_update {
 };
 
 /** Begins a batch. @return 0 or a negative code with err filled. */
-int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd,
-                         struct sluice_error *err);
+int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd, struct sluice_error *err);
 /**
  * Gives @p m (a message of the view) new system flags and keywords: the storage first
  * (Maildir renames the file), then the index record (new MODSEQ) and the view.
@@ -183,8 +188,7 @@ void mailbox_update_abort(struct mailbox_update *upd);
  * - Automatic rebuild of a damaged index is future work: SLUICE_E_CORRUPT is reported to
  *   the client as SERVERBUG and the log tells the administrator to delete the index.
  * - The view is a snapshot of the open: changes made later by other sessions or programs
- *   are not seen until the mailbox is opened again.
- * - mailbox_refresh does not yet report flag changes made by others (untagged FETCH).
+ *   are not seen until mailbox_refresh (NOOP, CHECK, APPEND or COPY into the mailbox).
  */
 
 #endif

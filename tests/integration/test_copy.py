@@ -127,3 +127,53 @@ def test_copy_of_10000_messages_is_fast(sluice):
         r = c.cmd("STATUS Big (MESSAGES UIDNEXT)")
         assert "* STATUS Big (MESSAGES 10000 UIDNEXT 10001)" in r.untagged, r
     assert sum(1 for _ in (sluice.mail_dir / "demo" / ".Big" / "cur").iterdir()) == 10000
+
+
+def internaldate_and_flags(c, mailbox):
+    assert c.cmd(f"SELECT {mailbox}").status == "OK"
+    r = c.cmd("FETCH 1:* (FLAGS INTERNALDATE)")
+    assert r.status == "OK", r
+    return [re.search(r"FLAGS \(([^)]*)\) INTERNALDATE \"([^\"]+)\"", l).groups()
+            for l in r.untagged]
+
+
+def test_copy_keeps_metadata_yes_keeps_flags_keywords_and_date(start_sluice):
+    server = start_sluice(settings={"copy_keeps_metadata": "yes"})
+    with server.login() as c:
+        assert c.cmd("CREATE Archive").status == "OK"
+        appenduid(append(c, "INBOX", MESSAGE, flags="\\Seen \\Flagged $Work", date=DATE))
+        assert c.cmd("SELECT INBOX").status == "OK"
+        assert c.cmd("COPY 1 Archive").status == "OK"
+        assert internaldate_and_flags(c, "Archive") == [("\\Flagged \\Seen \\Recent $Work", DATE)]
+    d = files(server, ".Archive")
+    assert len(d) == 1 and os.stat(d[0]).st_nlink == 2 and int(os.stat(d[0]).st_mtime) == DATE_EPOCH
+
+
+def test_copy_keeps_metadata_no_resets_flags_and_date_on_copy_and_move(start_sluice):
+    server = start_sluice(settings={"copy_keeps_metadata": "no"})
+    with server.login() as c:
+        assert c.cmd("CREATE Archive").status == "OK"
+        for _ in range(2):
+            appenduid(append(c, "INBOX", MESSAGE, flags="\\Seen \\Answered $Work", date=DATE))
+        assert c.cmd("SELECT INBOX").status == "OK"
+        before = time.time()
+        r = c.cmd("COPY 1 Archive")
+        assert r.status == "OK" and copyuid(r.text)[1:] == ("1", "1"), r
+        r = c.cmd("MOVE 2 Archive")
+        assert r.status == "OK" and "* 2 EXPUNGE" in r.untagged, r
+        after = time.time()
+        # The source keeps its own flags and date.
+        assert internaldate_and_flags(c, "INBOX") == [("\\Answered \\Seen $Work", DATE)]
+        got = internaldate_and_flags(c, "Archive")
+        assert [flags for flags, _ in got] == ["\\Recent", "\\Recent"], got
+        assert all(date != DATE for _, date in got), got
+    # Real copies with the copy's time: the source file is untouched and not linked.
+    src = files(server, "")
+    assert len(src) == 1 and os.stat(src[0]).st_nlink == 1
+    assert int(os.stat(src[0]).st_mtime) == DATE_EPOCH
+    dst = files(server, ".Archive")
+    assert len(dst) == 2 and all(p.name.endswith(":2,") for p in dst), dst
+    for p in dst:
+        st = os.stat(p)
+        assert st.st_nlink == 1 and int(before) - 1 <= st.st_mtime <= after + 1, (p, st)
+        assert p.read_bytes() == src[0].read_bytes()

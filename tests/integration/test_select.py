@@ -301,3 +301,70 @@ def test_expunge_by_another_session_reaches_this_one_at_noop(sluice):
         assert "* 2 EXPUNGE" in r.untagged, r
         r = a.cmd("FETCH 1:* (UID)")
         assert [l.split()[1] for l in r.untagged] == ["1", "2"], r
+
+
+def test_flags_stored_by_another_session_reach_this_one_at_noop(sluice):
+    cur = sluice.mail_dir / "demo" / "cur"
+    with sluice.login() as a, sluice.login() as b:
+        a.cmd("SELECT INBOX")  # creates the Maildir
+        for i in range(2):
+            (cur / f"1700000300.M{i}P1Q1.mda:2,").write_bytes(b"Subject: x\r\n\r\nx\r\n")
+        assert "* 2 EXISTS" in a.cmd("NOOP").untagged
+        assert b.cmd("SELECT INBOX").status == "OK"
+        assert b.cmd("STORE 1 +FLAGS.SILENT (\\Flagged)").status == "OK"
+        r = a.cmd("NOOP")
+        assert r.status == "OK" and r.untagged == ["* 1 FETCH (UID 1 FLAGS (\\Flagged))"], r
+        assert a.cmd("NOOP").untagged == [], "a change is announced once"
+        # Keywords too; CHECK announces like NOOP.
+        assert b.cmd("STORE 2 +FLAGS.SILENT ($Junk)").status == "OK"
+        r = a.cmd("CHECK")
+        assert r.untagged == ["* 2 FETCH (UID 2 FLAGS ($Junk))"], r
+        # FETCH, STORE and SEARCH never carry them; the next NOOP does.
+        assert b.cmd("STORE 1 -FLAGS.SILENT (\\Flagged)").status == "OK"
+        r = a.cmd("FETCH 2 (UID)")
+        assert r.untagged == ["* 2 FETCH (UID 2)"], r
+        r = a.cmd("SEARCH ALL")
+        assert r.untagged == ["* SEARCH 1 2"], r
+        r = a.cmd("NOOP")
+        assert r.untagged == ["* 1 FETCH (UID 1 FLAGS ())"], r
+
+
+def test_flag_update_follows_expunge_with_new_numbers_and_keeps_recent(sluice):
+    new = sluice.mail_dir / "demo" / "new"
+    with sluice.login() as a, sluice.login() as b:
+        a.cmd("SELECT INBOX")
+        for i in range(3):
+            (new / f"1700000400.M{i}P1Q1.mda").write_bytes(b"Subject: x\r\n\r\nx\r\n")
+        r = a.cmd("NOOP")  # a claims the three as \Recent
+        assert "* 3 EXISTS" in r.untagged and "* 3 RECENT" in r.untagged, r
+        assert b.cmd("SELECT INBOX").status == "OK"
+        assert b.cmd("STORE 1 +FLAGS.SILENT (\\Deleted)").status == "OK"
+        assert b.cmd("EXPUNGE").status == "OK"
+        assert b.cmd("UID STORE 3 +FLAGS.SILENT (\\Seen)").status == "OK"
+        r = a.cmd("NOOP")
+        assert r.untagged[0] == "* 1 EXPUNGE", r
+        assert r.untagged[-1] == "* 2 FETCH (UID 3 FLAGS (\\Seen \\Recent))", r
+        assert not any(" FETCH " in l for l in r.untagged[1:-1]), r
+
+
+def test_flags_renamed_on_disk_reach_a_selected_session_at_noop(sluice):
+    path = deliver(sluice, "1700000500.M1P1.test:2,", where="cur")
+    with sluice.login() as c:
+        r = c.cmd("SELECT INBOX")
+        assert code_value(r, "EXISTS") == 1, r
+        path.rename(path.with_name("1700000500.M1P1.test:2,S"))
+        r = c.cmd("NOOP")
+        assert r.untagged == ["* 1 FETCH (UID 1 FLAGS (\\Seen))"], r
+
+
+def test_own_store_is_not_announced_again_at_noop(sluice):
+    deliver(sluice, "1700000600.M1P1.test:2,", where="cur")
+    with sluice.login() as c:
+        assert c.cmd("SELECT INBOX").status == "OK"
+        r = c.cmd("STORE 1 +FLAGS (\\Answered NonJunk $Label1)")
+        assert r.untagged == ["* 1 FETCH (FLAGS (\\Answered NonJunk $Label1))"], r
+        assert c.cmd("NOOP").untagged == [], "the session's own change is not echoed"
+        r = c.cmd("FETCH 1 BODY[]")  # sets \Seen
+        assert r.status == "OK" and "\\Seen" in r.untagged[-1], r
+        assert c.cmd("NOOP").untagged == []
+        assert c.cmd("CHECK").untagged == []

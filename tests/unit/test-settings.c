@@ -502,6 +502,7 @@ static void test_minimal_config_gets_documented_defaults(void)
 	CU_ASSERT_EQUAL(c->s.max_literal, UINT64_C(64) << 20);
 	CU_ASSERT_EQUAL(c->s.max_line, 65536);
 	CU_ASSERT_FALSE(c->s.tls_required);
+	CU_ASSERT_TRUE(c->s.copy_keeps_metadata);
 	CU_ASSERT_EQUAL(c->s.plaintext_auth_networks->count, 2);
 	CU_ASSERT_EQUAL_FATAL(c->listener_count, 1);
 	CU_ASSERT_STRING_EQUAL(c->listeners[0].name, "imap");

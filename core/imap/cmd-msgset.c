@@ -1,0 +1,129 @@
+/*
+ * What the message commands share: the sequence-set or UID-set argument of FETCH, STORE,
+ * COPY, MOVE and UID EXPUNGE, resolved against the selected view, and the flag list and
+ * `* n FETCH (... FLAGS (...))` line that FETCH, STORE and the unsolicited flag updates
+ * of a refresh write.
+ *
+ * A set is parsed once and then walked in ascending view order. A sequence set naming a
+ * message past the last one is a BAD, as RFC 3501 says; a UID set simply skips UIDs that
+ * match no message, so the walk goes through the view (in UID order) and looks each UID up
+ * in the set, which keeps `UID FETCH 1:4294967295` as cheap as the mailbox is small.
+ */
+#include "imap/commands.h"
+
+#include <string.h>
+
+#include "imap/flags.h"
+#include "mailbox/mailbox.h"
+
+bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+                      struct sluice_pool *pool, struct cmd_msgset *ms)
+{
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	const struct mailbox *box = s->selected;
+	memset(ms, 0, sizeof(*ms));
+	ms->uid = s->uid_command;
+	if (a->type != IMAP_ARG_ATOM || seqset_parse(a->str, &ms->set, pool, &err) != 0) {
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s",
+		               err.msg[0] ? err.msg : "Invalid sequence set.");
+		return false;
+	}
+	if (ms->set.saved) {
+		session_tagged(s, cmd->tag, "BAD", NULL,
+		               "There is no saved search result ($) to use.");
+		return false;
+	}
+	if (ms->uid) {
+		uint32_t top = box->count ? box->msgs[box->count - 1].uid : 0;
+		if (seqset_resolve(&ms->set, top) == SLUICE_NOTFOUND)
+			ms->empty = true;
+		else
+			seqset_clamp(&ms->set, top);
+		return true;
+	}
+	if (seqset_resolve(&ms->set, box->count) == SLUICE_NOTFOUND ||
+	    seqset_max(&ms->set) > box->count) {
+		session_tagged(s, cmd->tag, "BAD", NULL,
+		               "The sequence set names messages that do not exist (there are %u).",
+		               box->count);
+		return false;
+	}
+	seqset_iter_init(&ms->iter, &ms->set);
+	return true;
+}
+
+bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t *index_r)
+{
+	if (ms->empty)
+		return false;
+	if (!ms->uid) {
+		uint32_t n;
+		if (!seqset_iter_next(&ms->iter, &n) || n > box->count)
+			return false;
+		*index_r = n - 1;
+		return true;
+	}
+	/* UIDs that do not exist are skipped: walk the view, which is in UID order. */
+	while (ms->pos < box->count) {
+		uint32_t i = ms->pos++;
+		if (seqset_contains(&ms->set, box->msgs[i].uid)) {
+			*index_r = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+void cmd_msgset_rewind(struct cmd_msgset *ms)
+{
+	ms->pos = 0;
+	if (!ms->uid && !ms->empty)
+		seqset_iter_init(&ms->iter, &ms->set);
+}
+
+int cmd_msgset_uids(struct cmd_msgset *ms, const struct mailbox *box, struct sluice_pool *pool,
+                    struct seqset *uids_r)
+{
+	uint32_t index, lo = 0, hi = 0;
+	seqset_init(uids_r, pool);
+	/* Runs of consecutive UIDs become one range: 1:* is one range, not one per message. */
+	while (cmd_msgset_next(ms, box, &index)) {
+		uint32_t uid = box->msgs[index].uid;
+		if (lo != 0 && uid == hi + 1) {
+			hi = uid;
+			continue;
+		}
+		if (lo != 0 && seqset_add(uids_r, lo, hi) != 0)
+			return SLUICE_E_NOMEM;
+		lo = hi = uid;
+	}
+	if (lo != 0 && seqset_add(uids_r, lo, hi) != 0)
+		return SLUICE_E_NOMEM;
+	seqset_resolve(uids_r, 0);
+	return 0;
+}
+
+bool cmd_write_flags(struct session *s, const struct mailbox_msg *m, struct sluice_pool *pool)
+{
+	struct imap_flagset set;
+	unsigned flags = m->flags & (SLUICE_FLAGS_ALL | MAILBOX_MSG_RECENT);
+	if (imap_flagset_from_keywords(flags, m->keywords, pool, &set) < 0 ||
+	    imap_flags_write(&s->out, &set) < 0) {
+		s->close_reason = "out of memory";
+		s->closing = true;
+		return false;
+	}
+	return true;
+}
+
+bool cmd_send_flags(struct session *s, uint32_t index, const struct mailbox_msg *m, bool uid,
+                    struct sluice_pool *pool)
+{
+	session_printf(s, "* %u FETCH (", index + 1);
+	if (uid)
+		session_printf(s, "UID %u ", m->uid);
+	session_printf(s, "FLAGS ");
+	bool ok = cmd_write_flags(s, m, pool);
+	session_write(s, ")\r\n", 3);
+	return ok;
+}
