@@ -8,9 +8,10 @@
  * nothing behind: before the commit the storage's append_abort throws the temporary file
  * away, after it the file is expunged again.
  *
- * The message arrives whole in memory: the parser delivers literals up to max_literal.
- * Streaming big APPENDs straight to the storage's descriptor is later work (the parser
- * would hand over the literal in chunks instead of collecting it).
+ * A small message arrives in memory with the command. A big one (the parser's stream_min)
+ * was streamed by the session into its spool file while it arrived, so no message is ever
+ * held whole in memory; it is copied from there into the storage's descriptor, in the
+ * kernel where the file systems allow.
  *
  * When the target is the selected mailbox the session's view is refreshed afterwards, so
  * the client hears of the new message as `* n EXISTS` before the tagged answer.
@@ -18,6 +19,7 @@
 #include "imap/commands.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,7 @@
 #include "util/log.h"
 
 #define APPEND_USAGE "mailbox [(flags)] [\"date-time\"] {literal}"
+#define APPEND_COPY_CHUNK 65536
 
 /* What the arguments ask for, checked before anything is touched. */
 struct append_req {
@@ -38,6 +41,7 @@ struct append_req {
 	const char *keywords;
 	time_t date;
 	int zone;
+	int spool; /* the session's spool file when the literal was streamed */
 };
 
 static bool write_all(int fd, const char *data, size_t len)
@@ -54,6 +58,51 @@ static bool write_all(int fd, const char *data, size_t len)
 	return true;
 }
 
+/* Copies len bytes from the start of the spool file to fd; false with errno set on failure. */
+static bool copy_spool(int spool, int fd, size_t len)
+{
+	char *buf = NULL;
+	bool kernel = true, ok = false;
+
+	if (lseek(spool, 0, SEEK_SET) != 0)
+		return false;
+	while (len > 0) {
+		size_t want = len < SSIZE_MAX ? len : SSIZE_MAX;
+		ssize_t n;
+
+		if (kernel) {
+			n = copy_file_range(spool, NULL, fd, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+			              errno == EOPNOTSUPP || errno == EBADF)) {
+				/* Nothing was copied by the failed call: go on with read/write from
+				 * the same file positions. */
+				kernel = false;
+				buf = malloc(APPEND_COPY_CHUNK);
+				if (buf == NULL)
+					goto out;
+				continue;
+			}
+		} else {
+			n = read(spool, buf, want < APPEND_COPY_CHUNK ? want : APPEND_COPY_CHUNK);
+			if (n > 0 && !write_all(fd, buf, (size_t)n))
+				goto out;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0) {
+			errno = EIO; /* the spool is shorter than the literal */
+			goto out;
+		}
+		len -= (size_t)n;
+	}
+	ok = true;
+out:
+	free(buf);
+	return ok;
+}
+
 /* Parses the arguments; answers BAD itself and returns false when they do not fit. */
 static bool append_parse(struct session *s, const struct imap_command *cmd,
                          struct sluice_pool *pool, struct append_req *req)
@@ -68,6 +117,20 @@ static bool append_parse(struct session *s, const struct imap_command *cmd,
 	}
 	req->mailbox = &cmd->args[0];
 	req->literal = &cmd->args[cmd->count - 1];
+	/* Only the message may be streamed: every other argument is read as a string. */
+	for (size_t k = 0; k < cmd->count - 1; k++) {
+		if (cmd->args[k].streamed) {
+			session_tagged(s, cmd->tag, "BAD", "TOOBIG",
+			               "Only the message may be a literal this large.");
+			return false;
+		}
+	}
+	req->spool = s->spool_fd;
+	if (req->literal->streamed && (s->spool_failed || s->spool_fd < 0)) {
+		session_tagged(s, cmd->tag, "NO", "SERVERBUG",
+		               "The message could not be received; try again later.");
+		return false;
+	}
 	if (cmd->args[i].type == IMAP_ARG_LIST) {
 		const struct imap_arg *list = &cmd->args[i++];
 		const char **tokens = pool_alloc(pool, (list->count + 1) * sizeof(*tokens));
@@ -124,7 +187,9 @@ static int append_store(struct mail_user *mu, struct sluice_storage_box *sbox,
 	int r = mu->storage_ops->append_begin(sbox, &a, &fd, err);
 	if (r != 0)
 		return r > 0 ? SLUICE_E_INTERNAL : r;
-	if (!write_all(fd, req->literal->str, req->literal->len)) {
+	bool written = req->literal->streamed ? copy_spool(req->spool, fd, req->literal->len)
+	                                      : write_all(fd, req->literal->str, req->literal->len);
+	if (!written) {
 		int e = errno;
 		mu->storage_ops->append_abort(a);
 		err->sys_errno = e;

@@ -17,6 +17,10 @@
  * break, so that the discarding knows whether the client will send N bytes we must skip (a
  * non-synchronizing literal) or will wait for a continuation it never gets (a synchronizing
  * one, which therefore ends the command).
+ *
+ * A big APPEND literal is not copied at all: imap_parser_feed hands each piece of it back to
+ * the caller as it arrives (IMAP_PARSE_LITERAL_DATA, pointing into the caller's input), so
+ * the parser's memory stays small whatever the message size; the session spools it to disk.
  */
 #include "imap/parser.h"
 
@@ -50,7 +54,7 @@ enum imap_parser_state {
 	IMAP_PARSER_ST_LIT_PLUS,     /* after '{N+' */
 	IMAP_PARSER_ST_LIT_CLOSE,    /* after '}' */
 	IMAP_PARSER_ST_LIT_CR,       /* after '}' CR */
-	IMAP_PARSER_ST_LIT_DATA,     /* copying literal bytes */
+	IMAP_PARSER_ST_LIT_DATA,     /* copying literal bytes (or passing them on, lit_stream) */
 	IMAP_PARSER_ST_SEP,          /* after an argument: SP, ')' or the line end */
 	IMAP_PARSER_ST_CR,           /* after the CR that ends the command line */
 	IMAP_PARSER_ST_DISCARD,      /* skipping the rest of a rejected command line */
@@ -89,7 +93,8 @@ enum imap_parser_step {
 struct imap_parser_node {
 	enum imap_arg_type type;
 	bool nonsync;
-	size_t off; /* ATOM/QUOTED/LITERAL: where the text starts in data */
+	bool streamed; /* LITERAL: its bytes were handed to the caller, none are in data */
+	size_t off;    /* ATOM/QUOTED/LITERAL: where the text starts in data */
 	size_t len;
 	size_t first; /* LIST: open: stack index of the enclosing open list; closed: index of
 	                 the first element in out */
@@ -114,7 +119,10 @@ struct imap_parser {
 	bool lit_digits;   /* at least one digit was read */
 	bool lit_nonsync;  /* the literal header had a '+' */
 	size_t remaining;  /* LIT_DATA and DISCARD_LIT: bytes still to come */
-	bool line_cr;      /* line mode: a CR is pending, kept only if no LF follows */
+	bool lit_stream;   /* LIT_DATA: the bytes go to the caller instead of into data */
+	const unsigned char *chunk; /* the streamed bytes consumed by the last feed */
+	size_t chunk_len;
+	bool line_cr; /* line mode: a CR is pending, kept only if no LF follows */
 
 	enum imap_parser_track trk;
 	size_t trk_len;
@@ -144,6 +152,7 @@ void imap_parser_limits_default(struct imap_parser_limits *lim)
 	lim->max_depth = 64;
 	lim->max_literals = 1000;
 	lim->max_command = lim->max_literal + ((size_t)1 << 20);
+	lim->stream_min = (size_t)64 << 10;
 }
 
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *lim)
@@ -387,13 +396,14 @@ static enum imap_parser_step imap_parser_complete(struct imap_parser *p)
 
 		a->type = n->type;
 		a->nonsync = n->nonsync;
+		a->streamed = n->streamed;
 		if (n->type == IMAP_ARG_LIST) {
 			a->str = NULL;
 			a->len = 0;
 			a->list = n->count > 0 ? &argv[n->first] : NULL;
 			a->count = n->count;
 		} else {
-			a->str = p->data + n->off;
+			a->str = n->streamed ? NULL : p->data + n->off;
 			a->len = n->len;
 			a->list = NULL;
 			a->count = 0;
@@ -494,6 +504,10 @@ static enum imap_parser_step imap_parser_literal(struct imap_parser *p)
 	p->cmd_bytes += n;
 	node.off = p->data_len;
 	node.len = n;
+	/* The name is complete (and NUL-terminated) before any argument starts. */
+	node.streamed = p->lim.stream_min > 0 && n >= p->lim.stream_min &&
+	                strcmp(p->data + p->name_off, "APPEND") == 0;
+	p->lit_stream = node.streamed;
 	if (!imap_parser_push(p, &node))
 		return imap_parser_oom(p);
 	if (n == 0) {
@@ -842,6 +856,21 @@ static size_t imap_parser_lit_data(struct imap_parser *p, const unsigned char *d
 	return n;
 }
 
+/* Passes literal data on to the caller; returns how many bytes were used. */
+static size_t imap_parser_lit_stream(struct imap_parser *p, const unsigned char *data, size_t len)
+{
+	size_t n = p->remaining < len ? p->remaining : len;
+
+	p->chunk = data;
+	p->chunk_len = n;
+	p->remaining -= n;
+	if (p->remaining == 0) {
+		p->lit_stream = false;
+		p->state = IMAP_PARSER_ST_SEP;
+	}
+	return n;
+}
+
 /* If a result is still held (or the parser is dead), returns true and the result. */
 static bool imap_parser_pending(struct imap_parser *p, enum imap_parse_result *result_r)
 {
@@ -866,6 +895,8 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const unsigned ch
 	size_t pos = 0;
 
 	*consumed_r = 0;
+	p->chunk = NULL;
+	p->chunk_len = 0;
 	if (imap_parser_pending(p, &result))
 		return result;
 	if (p->state == IMAP_PARSER_ST_LINE) {
@@ -880,6 +911,11 @@ enum imap_parse_result imap_parser_feed(struct imap_parser *p, const unsigned ch
 		if (imap_parser_skipping(p)) {
 			pos += imap_parser_skip(p, data + pos, len - pos);
 			continue;
+		}
+		if (p->state == IMAP_PARSER_ST_LIT_DATA && p->lit_stream) {
+			pos += imap_parser_lit_stream(p, data + pos, len - pos);
+			*consumed_r = pos;
+			return IMAP_PARSE_LITERAL_DATA;
 		}
 		if (p->state == IMAP_PARSER_ST_LIT_DATA) {
 			pos += imap_parser_lit_data(p, data + pos, len - pos);
@@ -944,6 +980,8 @@ enum imap_parse_result imap_parser_feed_line(struct imap_parser *p, const unsign
 	*consumed_r = 0;
 	*line_r = NULL;
 	*len_r = 0;
+	p->chunk = NULL;
+	p->chunk_len = 0;
 	if (imap_parser_pending(p, &result)) {
 		if (p->held == IMAP_PARSER_HELD_LINE)
 			imap_parser_line_done(p, line_r, len_r);
@@ -1023,6 +1061,13 @@ const struct imap_command *imap_parser_command(const struct imap_parser *p)
 const struct imap_parse_error *imap_parser_error(const struct imap_parser *p)
 {
 	return p->held == IMAP_PARSER_HELD_ERROR ? &p->err : NULL;
+}
+
+void imap_parser_literal_chunk(const struct imap_parser *p, const unsigned char **data_r,
+                               size_t *len_r)
+{
+	*data_r = p->chunk;
+	*len_r = p->chunk_len;
 }
 
 void imap_parser_next(struct imap_parser *p)

@@ -26,6 +26,9 @@ struct imap_parser_limits {
 	                          CVE-2024-34055) */
 	size_t max_command;    /* total bytes of one command incl. literals, default
 	                          max_literal + 1 MiB */
+	size_t stream_min;     /* an APPEND literal this long or longer is handed over in
+	                          chunks (IMAP_PARSE_LITERAL_DATA) instead of being buffered;
+	                          default 64 KiB, 0 = never stream */
 };
 
 /*
@@ -38,11 +41,13 @@ enum imap_arg_type { IMAP_ARG_ATOM, IMAP_ARG_QUOTED, IMAP_ARG_LITERAL, IMAP_ARG_
 struct imap_arg {
 	enum imap_arg_type type;
 	char *str; /* ATOM/QUOTED/LITERAL: NUL-terminated copy (literal may contain NULs; use
-	              len); NULL for LIST */
+	              len); NULL for LIST and for a streamed LITERAL */
 	size_t len;
 	struct imap_arg *list; /* LIST: its elements, NULL when the list is empty */
 	size_t count;          /* LIST: number of elements */
 	bool nonsync;          /* LITERAL: was sent as {N+} */
+	bool streamed;         /* LITERAL: its len bytes went out as IMAP_PARSE_LITERAL_DATA
+	                          chunks and str is NULL */
 };
 
 struct imap_command {
@@ -60,6 +65,8 @@ enum imap_parse_result {
 	                         bytes */
 	IMAP_PARSE_COMMAND,   /* one command is complete: imap_parser_command() */
 	IMAP_PARSE_ERROR,     /* one command was rejected: imap_parser_error() */
+	IMAP_PARSE_LITERAL_DATA, /* bytes of a streamed literal were consumed:
+	                            imap_parser_literal_chunk() */
 };
 
 struct imap_parse_error {
@@ -100,7 +107,13 @@ void imap_parser_set_limits(struct imap_parser *p, const struct imap_parser_limi
  *   IMAP_PARSE_CONTINUE   a synchronizing literal was accepted; answer "+ ..." and go on
  *                         feeding (imap_parser_next() is not needed);
  *   IMAP_PARSE_COMMAND    a command is complete, see imap_parser_command();
- *   IMAP_PARSE_ERROR      a command was rejected, see imap_parser_error().
+ *   IMAP_PARSE_ERROR      a command was rejected, see imap_parser_error();
+ *   IMAP_PARSE_LITERAL_DATA  bytes of a streamed literal (see stream_min) were consumed, see
+ *                         imap_parser_literal_chunk(); go on feeding.
+ * A literal is streamed when it belongs to an APPEND command and is at least stream_min
+ * bytes long (limits, continuation and errors are as for any literal). Every feed that has
+ * some of its bytes returns IMAP_PARSE_LITERAL_DATA with them, once; the argument then
+ * appears in the finished command with streamed = true, str = NULL and len = its length.
  * It stops right after a result other than NEED_MORE, so the caller can act (answer, change
  * limits, start TLS) before feeding the rest. After COMMAND or ERROR the caller must call
  * imap_parser_next() before feeding again; until then every feed returns the same result
@@ -121,6 +134,16 @@ const struct imap_command *imap_parser_command(const struct imap_parser *p);
  * parser and valid until imap_parser_next().
  */
 const struct imap_parse_error *imap_parser_error(const struct imap_parser *p);
+
+/*
+ * The bytes of a streamed literal consumed by the last feed that returned
+ * IMAP_PARSE_LITERAL_DATA.
+ * [out] data_r, len_r  the chunk, pointing into the caller's input (not copied), so valid
+ *                      only as long as that input and until the next feed; NULL and 0 when
+ *                      the last result was something else
+ */
+void imap_parser_literal_chunk(const struct imap_parser *p, const unsigned char **data_r,
+                               size_t *len_r);
 
 /*
  * Releases the last command, line or error and readies the parser for the next one; big
@@ -165,8 +188,10 @@ bool imap_arg_is_astring(const struct imap_arg *a); /* ATOM, QUOTED or LITERAL *
 
 /*
  * Caveats:
- * - Literals are kept in memory whole (up to max_literal); a caller that wants to stream
- *   APPEND data must keep max_literal small and use its own path for big bodies.
+ * - Literals are kept in memory whole (up to max_literal), except an APPEND's literals of
+ *   stream_min bytes or more, which the caller receives in chunks and must store itself.
+ *   The parser does not check which APPEND argument a streamed literal is: the command
+ *   handler refuses one where it wants a string it can read.
  * - An atom containing '[' runs to the matching ']' and may contain spaces, parentheses and
  *   quotes there (FETCH's BODY[HEADER.FIELDS (From To)]<0.100> is one atom). The command
  *   handler parses what is inside the brackets.

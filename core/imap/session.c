@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,7 @@ void session_accept(int fd, const struct sockaddr_storage *remote, const struct 
 	s->listener = listener;
 	s->conf = server_current_conf();
 	s->state = IMAP_STATE_NOT_AUTH;
+	s->spool_fd = -1;
 	s->connected_ms = s->last_activity_ms = ev_now_ms();
 	if (remote->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)remote;
@@ -432,6 +434,51 @@ static void session_check_idle(struct session *s)
 	ev_timer_set(&s->idle_timer, s->last_activity_ms + limit);
 }
 
+/*
+ * Appends a chunk of a streamed APPEND literal to the session's spool, an unnamed file in the
+ * temporary directory that disappears with its descriptor, whatever happens to the session.
+ * A failure is remembered for the command (it answers NO) and the rest of the literal is
+ * still read, so that the client's byte stream stays in step.
+ */
+static void session_spool(struct session *s, const unsigned char *data, size_t len)
+{
+	if (s->spool_failed)
+		return;
+	if (s->spool_fd < 0) {
+		const char *dir = P_tmpdir;
+
+		s->spool_fd = open(dir != NULL && dir[0] != '\0' ? dir : "/tmp",
+		                   O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (s->spool_fd < 0) {
+			log_error("cannot create a spool file for APPEND: %s", strerror(errno));
+			s->spool_failed = true;
+			return;
+		}
+	}
+	while (len > 0) {
+		ssize_t n = write(s->spool_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_error("cannot write the spool file for APPEND: %s",
+			          n < 0 ? strerror(errno) : "no space");
+			s->spool_failed = true;
+			return;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Throws away the spooled literal once its command has been answered. */
+static void session_spool_close(struct session *s)
+{
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
+	s->spool_fd = -1;
+	s->spool_failed = false;
+}
+
 /* Parses buffered input and runs what is complete; true if anything happened. */
 static bool session_handle_input(struct session *s)
 {
@@ -458,6 +505,20 @@ static bool session_handle_input(struct session *s)
 	}
 
 	r = imap_parser_feed(s->parser, buf_head(&s->in), buf_len(&s->in), &used);
+	if (r == IMAP_PARSE_LITERAL_DATA) {
+		const unsigned char *chunk;
+		size_t len;
+		/* The chunk points into s->in: store it before consuming. While a literal
+		 * streams, the emptied buffer is kept for the next read instead of being freed
+		 * and allocated again for every few KiB. */
+		imap_parser_literal_chunk(s->parser, &chunk, &len);
+		session_spool(s, chunk, len);
+		s->last_activity_ms = ev_now_ms();
+		if (used == buf_len(&s->in)) {
+			buf_reset(&s->in);
+			return true;
+		}
+	}
 	buf_consume(&s->in, used);
 	switch (r) {
 	case IMAP_PARSE_NEED_MORE:
@@ -465,10 +526,13 @@ static bool session_handle_input(struct session *s)
 	case IMAP_PARSE_CONTINUE:
 		session_write(s, "+ Ready for literal data\r\n", 26);
 		return true;
+	case IMAP_PARSE_LITERAL_DATA:
+		return true;
 	case IMAP_PARSE_COMMAND:
 		s->last_activity_ms = ev_now_ms();
 		commands_dispatch(s, imap_parser_command(s->parser));
 		imap_parser_next(s->parser);
+		session_spool_close(s);
 		return true;
 	case IMAP_PARSE_ERROR: {
 		const struct imap_parse_error *e = imap_parser_error(s->parser);
@@ -480,6 +544,7 @@ static bool session_handle_input(struct session *s)
 			session_tagged(s, e->tag, "BAD", e->resp_code, "%s", e->message);
 		}
 		imap_parser_next(s->parser);
+		session_spool_close(s);
 		return true;
 	}
 	}
@@ -615,6 +680,7 @@ static void session_close(struct session *s)
 static void session_free(struct session *s)
 {
 	cmd_authenticate_free(s);
+	session_spool_close(s);
 	imap_parser_destroy(&s->parser);
 	buf_free(&s->in);
 	buf_free(&s->out);

@@ -84,6 +84,12 @@ struct session {
 
 	bool uid_command; /* the running command came as "UID <command>" */
 
+	/* The streamed literal of the APPEND being read (parser.h, stream_min): an unnamed
+	 * temporary file, -1 when there is none. spool_failed: a byte could not be stored, the
+	 * command must fail. Both are reset once the command is answered. */
+	int spool_fd;
+	bool spool_failed;
+
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */

@@ -87,6 +87,11 @@ void buf_consume(struct buf *b, size_t n)
 		buf_free(b);
 }
 
+void buf_reset(struct buf *b)
+{
+	b->start = b->end = 0;
+}
+
 void buf_free(struct buf *b)
 {
 	free(b->data);

@@ -36,5 +36,7 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap) __attribute__((forma
 /** Drops @p n bytes from the front; frees the memory when the buffer becomes empty. */
 void buf_consume(struct buf *b, size_t n);
 void buf_free(struct buf *b);
+/** Drops every byte but keeps the memory, for a buffer about to be refilled at once. */
+void buf_reset(struct buf *b);
 
 #endif

@@ -52,6 +52,10 @@ static void fuzz_walk(const struct imap_arg *args, size_t count, unsigned depth,
 			/* fall through */
 		case IMAP_ARG_QUOTED:
 		case IMAP_ARG_LITERAL:
+			if (a->streamed) {
+				fuzz_check(a->type == IMAP_ARG_LITERAL && a->str == NULL);
+				break;
+			}
 			fuzz_check(a->str != NULL && a->str[a->len] == '\0');
 			for (size_t j = 0; j < a->len; j++)
 				sink ^= a->str[j];
@@ -90,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		lim.max_depth = 8;
 		lim.max_literals = 4;
 		lim.max_command = 512;
+		lim.stream_min = 16;
 	}
 	chunk = fuzz_chunks[data[0] & 0x07];
 	use_lines = (data[0] & 0x10) != 0;
@@ -120,6 +125,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case IMAP_PARSE_CONTINUE:
 			fuzz_check(!line_mode && used > 0);
 			break;
+		case IMAP_PARSE_LITERAL_DATA: {
+			const unsigned char *lit;
+			size_t llit;
+			volatile unsigned char sink = 0;
+
+			imap_parser_literal_chunk(p, &lit, &llit);
+			fuzz_check(!line_mode && llit > 0 && lit >= data + pos - used &&
+			           lit + llit <= data + pos);
+			for (size_t j = 0; j < llit; j++)
+				sink ^= lit[j];
+			(void)sink;
+			break;
+		}
 		case IMAP_PARSE_COMMAND:
 			if (line_mode) {
 				fuzz_check(line != NULL && line[llen] == '\0');

@@ -6,7 +6,11 @@ its mtime (the INTERNALDATE) and its exact bytes.
 """
 import imaplib
 import os
+import pathlib
 import re
+import time
+
+import pytest
 
 from sluice_testlib import HOST
 
@@ -121,3 +125,109 @@ def test_uidplus_and_move_are_advertised_after_login(sluice):
         assert c.cmd("LOGIN demo demo").status == "OK"
         caps = c.capabilities()
         assert {"UIDPLUS", "MOVE"} <= caps, caps
+
+
+# ---- big messages: streamed to a spool file, never held whole in memory ----------------
+
+BIG = 5 << 20
+
+
+def big_message(size=BIG):
+    """A message of `size` bytes with every byte value in its body, CR/LF/NUL included."""
+    head = b"From: a@example.org\r\nSubject: big\r\n\r\n"
+    body = bytes((i * 7 + i // 251) & 0xFF for i in range(65536))
+    data = head + body * (size // len(body) + 1)
+    return data[:size]
+
+
+def vm_rss_kib(server):
+    for line in pathlib.Path(f"/proc/{server.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def send_slowly(c, data, chunk=65536, pause=0.002):
+    for i in range(0, len(data), chunk):
+        c.send(data[i:i + chunk])
+        time.sleep(pause)
+
+
+def stream_append(server, c, data, nonsync):
+    """APPENDs data sent slowly in chunks; returns (Response, RSS growth in KiB at half)."""
+    tag = c.next_tag()
+    c.send(f"{tag} APPEND INBOX {{{len(data)}{'+' if nonsync else ''}}}\r\n".encode())
+    if not nonsync:
+        assert c.readline().startswith("+ "), "no continuation"
+    before = vm_rss_kib(server)
+    half = len(data) // 2
+    send_slowly(c, data[:half])
+    time.sleep(0.5)  # let the server take in what was sent
+    growth = vm_rss_kib(server) - before
+    send_slowly(c, data[half:])
+    c.send(b"\r\n")
+    return c.read_until_tagged(tag, timeout=60), growth
+
+
+@pytest.mark.parametrize("nonsync", [False, True], ids=["sync", "nonsync"])
+def test_big_append_is_streamed_byte_exact_with_small_memory(sluice, nonsync):
+    data = big_message()
+    with sluice.login() as c:
+        # Warm up the session's buffers and the storage with one small streamed APPEND.
+        appenduid(append(c, "INBOX", big_message(100000)))
+        r, growth = stream_append(sluice, c, data, nonsync)
+        assert appenduid(r)[1] == 2
+        assert growth < 2048, f"RSS grew by {growth} KiB while half of {BIG} bytes arrived"
+        r = c.cmd("SELECT INBOX")
+        assert "* 2 EXISTS" in r.untagged, r
+    files = [p for p in cur_files(sluice) if p.stat().st_size == len(data)]
+    assert len(files) == 1 and files[0].read_bytes() == data
+    assert not any((sluice.mail_dir / "demo" / "tmp").iterdir())
+
+
+def test_big_append_fetch_body_returns_the_bytes(sluice):
+    # Text lines: FETCH sends bare LFs as CRLF, which is not what this test is about.
+    lines = b"".join(b"line %06d of a big message\r\n" % i for i in range(12000))
+    data = b"From: a@example.org\r\nSubject: big\r\n\r\n" + lines
+    with sluice.login() as c:
+        appenduid(append(c, "INBOX", data))
+        assert c.cmd("SELECT INBOX").status == "OK"
+        tag = c.next_tag()
+        c.send(f"{tag} FETCH 1 BODY.PEEK[]\r\n")
+        head = c.readline()
+        m = re.fullmatch(r"\* 1 FETCH \(BODY\[\] \{(\d+)\}", head)
+        assert m and int(m.group(1)) == len(data), head
+        while len(c.buf) < len(data):
+            c._fill(time.monotonic() + 30)
+        assert c.buf[:len(data)] == data
+        c.buf = c.buf[len(data):]
+        assert c.read_until_tagged(tag).status == "OK"
+
+
+def test_disconnect_during_streamed_append_leaves_nothing(sluice):
+    data = big_message(1 << 20)
+    with sluice.login() as c:
+        c.send(f"a1 APPEND INBOX {{{len(data)}+}}\r\n".encode() + data[:len(data) // 2])
+        time.sleep(0.3)
+    sluice.wait_for_log("disconnect", "client closed")
+    box = sluice.mail_dir / "demo"
+    for sub in ("tmp", "cur", "new"):
+        assert not any((box / sub).iterdir()), sub
+    with sluice.login() as c:
+        r = c.cmd("STATUS INBOX (MESSAGES)")
+        assert "* STATUS INBOX (MESSAGES 0)" in r.untagged, r
+
+
+def test_streamed_literal_in_wrong_place_or_bad_command_keeps_session_in_step(sluice):
+    big = big_message(100000)
+    with sluice.login() as c:
+        tag = c.next_tag()
+        c.send(f"{tag} APPEND {{{len(big)}+}}\r\n".encode() + big + b" {3+}\r\nabc\r\n")
+        r = c.read_until_tagged(tag)
+        assert r.status == "BAD" and r.code() == "TOOBIG", r
+        tag = c.next_tag()
+        c.send(f"{tag} APPEND INBOX {{{len(big)}+}}\r\n".encode() + big + b"junk\r\n")
+        assert c.read_until_tagged(tag).status == "BAD"
+        assert c.cmd("NOOP").status == "OK"
+        r = c.cmd("STATUS INBOX (MESSAGES)")
+        assert "* STATUS INBOX (MESSAGES 0)" in r.untagged, r

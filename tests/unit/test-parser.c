@@ -70,8 +70,12 @@ static void ts_arg(struct transcript *t, const struct imap_arg *a)
 		ts_add(t, "\"");
 		break;
 	case IMAP_ARG_LITERAL:
-		ts_add(t, "{%zu%s}", a->len, a->nonsync ? "+" : "");
-		ts_bytes(t, a->str, a->len);
+		/* A streamed literal's bytes were shown as they came ("L ..."). */
+		ts_add(t, "{%zu%s%s}", a->len, a->nonsync ? "+" : "", a->streamed ? "~" : "");
+		if (!a->streamed)
+			ts_bytes(t, a->str, a->len);
+		else
+			CU_ASSERT_PTR_NULL(a->str);
 		break;
 	case IMAP_ARG_LIST:
 		ts_add(t, "(");
@@ -104,6 +108,8 @@ static void run(const struct imap_parser_limits *lim, const void *in, size_t len
 	const unsigned char *data = in;
 	struct imap_parser *p = imap_parser_create(lim);
 	size_t pos = 0, end = 0;
+	char streamed[256]; /* the streamed bytes since the last result shown */
+	size_t streamed_len = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	t->len = 0;
@@ -122,8 +128,26 @@ static void run(const struct imap_parser_limits *lim, const void *in, size_t len
 			CU_ASSERT_FATAL(used == avail);
 			continue;
 		}
+		if (r == IMAP_PARSE_LITERAL_DATA) {
+			const unsigned char *lit;
+			size_t n;
+
+			/* Chunks differ with the chunking; only their concatenation is shown. */
+			imap_parser_literal_chunk(p, &lit, &n);
+			CU_ASSERT_FATAL(n > 0 && lit >= data + pos - used && lit + n <= data + pos);
+			CU_ASSERT_FATAL(streamed_len + n <= sizeof(streamed));
+			memcpy(streamed + streamed_len, lit, n);
+			streamed_len += n;
+			continue;
+		}
 		if (t->len > 0)
 			ts_add(t, " | ");
+		if (streamed_len > 0) {
+			ts_add(t, "L ");
+			ts_bytes(t, streamed, streamed_len);
+			ts_add(t, " | ");
+			streamed_len = 0;
+		}
 		if (r == IMAP_PARSE_CONTINUE) {
 			ts_add(t, "+");
 		} else if (r == IMAP_PARSE_COMMAND) {
@@ -156,6 +180,10 @@ static void run(const struct imap_parser_limits *lim, const void *in, size_t len
 			}
 			imap_parser_next(p);
 		}
+	}
+	if (streamed_len > 0) {
+		ts_add(t, "%sL ", t->len > 0 ? " | " : "");
+		ts_bytes(t, streamed, streamed_len);
 	}
 	if (!imap_parser_idle(p) && (pos == len))
 		ts_add(t, "%sPARTIAL", t->len > 0 ? " | " : "");
@@ -906,10 +934,16 @@ static void test_feed_line_between_commands(void)
 
 static void test_memory_drops_after_large_literal(void)
 {
-	struct imap_parser *p = imap_parser_create(NULL);
+	struct imap_parser_limits lim;
+	struct imap_parser *p;
 	size_t n = 1u << 20, len, used, before;
 	char *in = malloc(n + 64);
 
+	/* Buffered, not streamed: that is what this test is about. */
+	imap_parser_limits_default(&lim);
+	lim.stream_min = 0;
+	p = imap_parser_create(&lim);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
 	len = (size_t)sprintf(in, "a APPEND INBOX {%zu+}\r\n", n);
 	memset(in + len, 'm', n);
@@ -929,6 +963,160 @@ static void test_memory_drops_after_large_literal(void)
 	CU_ASSERT(imap_parser_memory(p) <= before + 1024);
 	CU_ASSERT(imap_parser_memory(p) < 2048);
 	free(in);
+	imap_parser_destroy(&p);
+}
+
+static struct imap_parser_limits stream_limits(size_t stream_min)
+{
+	struct imap_parser_limits lim;
+
+	imap_parser_limits_default(&lim);
+	lim.stream_min = stream_min;
+	return lim;
+}
+
+static void test_streamed_literal_transcripts(void)
+{
+	struct imap_parser_limits lim = stream_limits(16);
+	struct imap_parser_limits never = stream_limits(0);
+
+	/* At and above stream_min in APPEND: chunks, then the command without the bytes. */
+	CHECK_LIM(&lim, "a APPEND INBOX {16}\r\n0123456789abcdef\r\nb NOOP\r\n",
+	          "+ | L 0123456789abcdef | C a APPEND INBOX {16~} | C b NOOP");
+	CHECK_LIM(&lim,
+	          "a append INBOX (\\Seen) \"1-Jan-2020 00:00:00 +0000\" {18+}\r\n"
+	          "x\r\n\0yz0123456789ab\r\n",
+	          "L x\\x0d\\x0a\\x00yz0123456789ab | C a APPEND INBOX (\\x5cSeen) "
+	          "\"1-Jan-2020 00:00:00 +0000\" {18+~}");
+	/* Below stream_min, in another command, or with streaming off: buffered as before. */
+	CHECK_LIM(&lim, "a APPEND INBOX {15}\r\n0123456789abcde\r\n",
+	          "+ | C a APPEND INBOX {15}0123456789abcde");
+	CHECK_LIM(&lim, "a X INBOX {16}\r\n0123456789abcdef\r\n",
+	          "+ | C a X INBOX {16}0123456789abcdef");
+	CHECK_LIM(&never, "a APPEND INBOX {16+}\r\n0123456789abcdef\r\n",
+	          "C a APPEND INBOX {16+}0123456789abcdef");
+	/* Limits and errors are unchanged: too big is refused before any byte is streamed, and
+	   a bad byte after the streamed literal rejects the command. */
+	lim.max_literal = 20;
+	CHECK_LIM(&lim, "a APPEND INBOX {21}\r\nb NOOP\r\n", "BAD a [TOOBIG] | C b NOOP");
+	CHECK_LIM(&lim, "a APPEND INBOX {21+}\r\n0123456789abcdef01234\r\nb NOOP\r\n",
+	          "BAD a [TOOBIG] | C b NOOP");
+	CHECK_LIM(&lim, "a APPEND INBOX {16+}\r\n0123456789abcdefx\r\nb NOOP\r\n",
+	          "L 0123456789abcdef | BAD a | C b NOOP");
+	CHECK_LIM(&lim, "a APPEND INBOX {16+}\r\n01234567", "L 01234567 | PARTIAL");
+}
+
+/* Feeds in to a parser `chunk` bytes at a time and checks the streamed bytes are `lit`. */
+static void check_streamed(const char *in, size_t len, size_t chunk, const char *lit,
+                           size_t lit_len, bool sync)
+{
+	struct imap_parser_limits lim = stream_limits(64);
+	struct imap_parser *p = imap_parser_create(&lim);
+	char *got = malloc(lit_len + 1);
+	size_t pos = 0, got_len = 0, continues = 0, commands = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+	while (pos < len) {
+		size_t avail = len - pos < chunk ? len - pos : chunk, used, n;
+		const unsigned char *c;
+		enum imap_parse_result r =
+		    imap_parser_feed(p, (const unsigned char *)in + pos, avail, &used);
+
+		CU_ASSERT_FATAL(used <= avail);
+		imap_parser_literal_chunk(p, &c, &n);
+		if (r == IMAP_PARSE_LITERAL_DATA) {
+			/* A synchronizing literal's bytes only come after the continuation. */
+			CU_ASSERT_FATAL(!sync || continues == 1);
+			CU_ASSERT_FATAL(n > 0 && got_len + n <= lit_len);
+			CU_ASSERT_FATAL(c + n == (const unsigned char *)in + pos + used);
+			memcpy(got + got_len, c, n);
+			got_len += n;
+		} else {
+			CU_ASSERT_PTR_NULL(c);
+			CU_ASSERT_EQUAL(n, 0);
+		}
+		if (r == IMAP_PARSE_CONTINUE)
+			continues++;
+		if (r == IMAP_PARSE_COMMAND) {
+			const struct imap_command *cmd = imap_parser_command(p);
+
+			CU_ASSERT_EQUAL_FATAL(cmd->count, 2);
+			CU_ASSERT_EQUAL(cmd->args[1].type, IMAP_ARG_LITERAL);
+			CU_ASSERT_TRUE(cmd->args[1].streamed);
+			CU_ASSERT_PTR_NULL(cmd->args[1].str);
+			CU_ASSERT_EQUAL(cmd->args[1].len, lit_len);
+			CU_ASSERT_EQUAL(cmd->args[1].nonsync, !sync);
+			commands++;
+			imap_parser_next(p);
+		}
+		CU_ASSERT_FATAL(r != IMAP_PARSE_ERROR);
+		pos += used;
+	}
+	CU_ASSERT_EQUAL(continues, sync ? 1 : 0);
+	CU_ASSERT_EQUAL(commands, 1);
+	CU_ASSERT_EQUAL_FATAL(got_len, lit_len);
+	CU_ASSERT(memcmp(got, lit, lit_len) == 0);
+	CU_ASSERT_TRUE(imap_parser_idle(p));
+	free(got);
+	imap_parser_destroy(&p);
+}
+
+static void test_streamed_literal_arrives_whole_in_any_chunking(void)
+{
+	static const size_t sizes[] = {1, 2, 3, 7, 64, 100, 1000, 100000};
+	size_t lit_len = 5000, len;
+	char *lit = malloc(lit_len), *in = malloc(lit_len + 64);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(lit);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	for (size_t i = 0; i < lit_len; i++)
+		lit[i] = (char)(i * 7 + i / 251); /* every byte value, CR, LF and NUL included */
+	for (int sync = 0; sync <= 1; sync++) {
+		len = (size_t)sprintf(in, "a APPEND INBOX {%zu%s}\r\n", lit_len, sync ? "" : "+");
+		memcpy(in + len, lit, lit_len);
+		len += lit_len;
+		memcpy(in + len, "\r\n", 2);
+		len += 2;
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++)
+			check_streamed(in, len, sizes[k], lit, lit_len, sync);
+	}
+	free(lit);
+	free(in);
+}
+
+static void test_memory_stays_small_during_streamed_literal(void)
+{
+	struct imap_parser *p = imap_parser_create(NULL); /* default stream_min */
+	size_t n = (size_t)10 << 20, sent = 0, total = 0, used, max_mem = 0;
+	unsigned char body[65536];
+	char hdr[64];
+	int len = snprintf(hdr, sizeof(hdr), "a APPEND INBOX {%zu}\r\n", n);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(body, 'm', sizeof(body));
+	CU_ASSERT(imap_parser_feed(p, (const unsigned char *)hdr, (size_t)len, &used) ==
+	          IMAP_PARSE_CONTINUE);
+	while (sent < n) {
+		size_t want = n - sent < 3000 ? n - sent : 3000 + sent % 7;
+		const unsigned char *c;
+		size_t clen;
+
+		CU_ASSERT_FATAL(imap_parser_feed(p, body, want, &used) == IMAP_PARSE_LITERAL_DATA);
+		CU_ASSERT_FATAL(used == want);
+		imap_parser_literal_chunk(p, &c, &clen);
+		CU_ASSERT_FATAL(c == body && clen == used);
+		total += clen;
+		sent += used;
+		if (imap_parser_memory(p) > max_mem)
+			max_mem = imap_parser_memory(p);
+	}
+	CU_ASSERT(imap_parser_feed(p, (const unsigned char *)"\r\n", 2, &used) ==
+	          IMAP_PARSE_COMMAND);
+	CU_ASSERT_EQUAL(total, n);
+	CU_ASSERT_EQUAL(imap_parser_command(p)->args[1].len, n);
+	CU_ASSERT(max_mem < 2048);
+	imap_parser_next(p);
 	imap_parser_destroy(&p);
 }
 
@@ -1098,6 +1286,10 @@ static CU_TestInfo parser_tests[] = {
     {"feed_line_between_commands", test_feed_line_between_commands},
     {"memory_drops_after_large_literal", test_memory_drops_after_large_literal},
     {"memory_drops_after_rejected_long_line", test_memory_drops_after_rejected_long_line},
+    {"streamed_literal_transcripts", test_streamed_literal_transcripts},
+    {"streamed_literal_arrives_whole_in_any_chunking",
+     test_streamed_literal_arrives_whole_in_any_chunking},
+    {"memory_stays_small_during_streamed_literal", test_memory_stays_small_during_streamed_literal},
     {"idle_reports_partial_commands", test_idle_reports_partial_commands},
     {"error_carries_tag_code_and_sentence", test_error_carries_tag_code_and_sentence},
     {"set_limits_applies_to_next_command", test_set_limits_applies_to_next_command},
