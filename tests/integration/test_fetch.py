@@ -315,3 +315,25 @@ def test_imaplib_fetch_and_uid_fetch(sluice):
         assert b"UID 3" in data[0][0] and f"RFC822.SIZE {len(ALTERNATIVE)}".encode() in data[0][0]
     finally:
         m.logout()
+
+
+def test_broken_mime_is_stored_faithfully_and_fetched_without_crashing(sluice):
+    # 100 levels of nested multiparts, then a part whose boundary is never closed.
+    nested = "".join(f"--b{i}\r\nContent-Type: multipart/mixed; boundary=b{i + 1}\r\n\r\n"
+                     for i in range(100))
+    deep = ("Subject: deep\r\nContent-Type: multipart/mixed; boundary=b0\r\n\r\n" + nested +
+            "--b100\r\nContent-Type: text/plain\r\n\r\ninnermost\r\n")
+    open_ended = ("Subject: open\r\nContent-Type: multipart/alternative; boundary=zz\r\n\r\n"
+                  "--zz\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n")
+    with sluice.login() as c:
+        for msg in (deep, open_ended):
+            c.send(f"a APPEND INBOX {{{len(msg)}+}}\r\n{msg}\r\n")
+            assert c.read_until_tagged("a").status == "OK"
+        c.cmd("SELECT INBOX")
+        r = c.cmd("FETCH 1:2 (BODYSTRUCTURE ENVELOPE RFC822.SIZE)")
+        assert r.status == "OK" and len([l for l in r.untagged if " FETCH " in l]) == 2, r
+        for n, msg in ((1, deep), (2, open_ended)):
+            r = c.cmd(f"FETCH {n} BODY.PEEK[]")
+            assert r.status == "OK", r
+            assert f"{{{len(msg)}}}" in r.untagged[0], r.untagged[0][:80]
+        assert c.cmd("NOOP").status == "OK"

@@ -217,3 +217,14 @@ def test_namespace_reports_one_personal_namespace_with_the_delimiter(sluice):
         assert c.cmd("NAMESPACE extra").status == "BAD"
     with sluice.connect() as c:
         assert c.cmd("NAMESPACE").status == "BAD"
+
+
+def test_rename_inbox_moves_its_messages_and_leaves_inbox_empty(sluice):
+    with sluice.login() as c:
+        for i in range(2):
+            msg = f"Subject: m{i}\r\n\r\nx\r\n"
+            c.send(f"a APPEND INBOX {{{len(msg)}+}}\r\n{msg}\r\n")
+            assert c.read_until_tagged("a").status == "OK"
+        assert c.cmd("RENAME INBOX Old-Inbox").status == "OK"
+        assert "* 0 EXISTS" in c.cmd("SELECT INBOX").untagged
+        assert "* 2 EXISTS" in c.cmd("SELECT Old-Inbox").untagged
