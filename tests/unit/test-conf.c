@@ -4,34 +4,25 @@
  * globs, cycles, depth). Files are written into a fresh temporary folder per test.
  */
 #include <CUnit/CUnit.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "conf/conf.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
 static char tmpdir[64];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sluice-conf-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmpdir));
+	CU_ASSERT_EQUAL_FATAL(fixture_tempdir(tmpdir, sizeof(tmpdir), "sluice-conf"), 0);
 }
 
 static void teardown_tmpdir(void)
 {
-	nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(tmpdir);
 }
 
 /* Writes @p len bytes (or the string, when len is 0) to tmpdir/name; returns the path. */

@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <sluice/sluice.h>
 
 #include "conf/server-conf.h"
+#include "module-fixture.h"
 #include "module/loader.h"
 #include "util/log.h"
 
@@ -31,26 +31,17 @@
 
 static char tmpdir[64];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int suite_init(void)
 {
 	/* Modules log at info when they start; keep the test output readable. */
 	log_setup(LOG_TARGET_STDERR, SLUICE_LOG_ERROR);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sluice-loader-XXXXXX");
-	return mkdtemp(tmpdir) != NULL ? 0 : -1;
+	return fixture_tempdir(tmpdir, sizeof(tmpdir), "sluice-loader");
 }
 
 static int suite_cleanup(void)
 {
 	log_setup(LOG_TARGET_STDERR, SLUICE_LOG_INFO);
-	nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(tmpdir);
 	return 0;
 }
 

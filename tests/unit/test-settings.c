@@ -6,7 +6,6 @@
  */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +16,21 @@
 #include "conf/conf.h"
 #include "conf/server-conf.h"
 #include "conf/settings.h"
+#include "module-fixture.h"
 #include "util/pool.h"
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
 static char tmpdir[64];
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void setup_tmpdir(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/sluice-settings-XXXXXX");
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(tmpdir));
+	CU_ASSERT_EQUAL_FATAL(fixture_tempdir(tmpdir, sizeof(tmpdir), "sluice-settings"), 0);
 }
 
 static void teardown_tmpdir(void)
 {
-	nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_remove_tree(tmpdir);
 }
 
 static const char *write_file(const char *name, const char *text)
