@@ -7,9 +7,16 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <strings.h>
 
+#include "mailbox/mailbox.h"
+#include "util/buffer.h"
+
 #include "policy/policy.h"
+
+/* How much of a command's arguments policy modules see (enough to tell two SEARCHes apart). */
+#define COMMAND_ARGS_TEXT_MAX 4096
 
 static const struct imap_command_def command_table[] = {
 	{"CAPABILITY", IMAP_STATE_ANY, cmd_capability, false},
@@ -73,13 +80,14 @@ static const struct imap_command_def *command_find(const char *name)
 }
 
 /* "UID FETCH ..." runs FETCH's handler with s->uid_command set and the arguments after
- * the command name; policies see the command as "UID FETCH". */
-static const struct imap_command_def *command_resolve_uid(struct session *s, const struct imap_command *cmd,
-							  struct imap_command *sub, char *name, size_t name_len)
+ * the command name; policies see the command as "UID FETCH". Returns NULL with the reason
+ * in *why_r when the word after UID is not a UID command. */
+static const struct imap_command_def *command_resolve_uid(const struct imap_command *cmd,
+							  struct imap_command *sub, char *name, size_t name_len,
+							  char *why, size_t why_len)
 {
 	if (cmd->count < 1 || cmd->args[0].type != IMAP_ARG_ATOM || cmd->args[0].len >= name_len - 4) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
-			       "UID must be followed by FETCH, STORE, SEARCH, COPY, MOVE or EXPUNGE.");
+		snprintf(why, why_len, "UID must be followed by FETCH, STORE, SEARCH, COPY, MOVE or EXPUNGE.");
 		return NULL;
 	}
 	char upper[64];
@@ -91,8 +99,7 @@ static const struct imap_command_def *command_resolve_uid(struct session *s, con
 	upper[i] = '\0';
 	const struct imap_command_def *def = command_find(upper);
 	if (def == NULL || !def->uid_form) {
-		session_tagged(s, cmd->tag, "BAD", NULL, "UID %.40s is not a command this server knows.",
-			       upper);
+		snprintf(why, why_len, "UID %.40s is not a command this server knows.", upper);
 		return NULL;
 	}
 	snprintf(name, name_len, "UID %s", upper);
@@ -103,27 +110,35 @@ static const struct imap_command_def *command_resolve_uid(struct session *s, con
 	return def;
 }
 
-void commands_dispatch(struct session *s, const struct imap_command *cmd)
+/*
+ * Finds what @p cmd runs and checks that the session's state allows it. On success the
+ * command to hand to the handler is in *run_r (@p sub for UID commands) and the name
+ * policies see is in s->policy_name. Otherwise the client has its BAD and NULL is returned.
+ * Deterministic, so that a parked command is found again the same way when resumed.
+ */
+static const struct imap_command_def *command_prepare(struct session *s, const struct imap_command *cmd,
+						      struct imap_command *sub,
+						      const struct imap_command **run_r)
 {
-	struct imap_command sub;
-	char uid_name[80];
-	const char *policy_name = cmd->name;
-	bool uid = strcmp(cmd->name, "UID") == 0;
 	const struct imap_command_def *def;
+	char why[128];
 
-	if (uid) {
+	*run_r = cmd;
+	snprintf(s->policy_name, sizeof(s->policy_name), "%s", cmd->name);
+	if (strcmp(cmd->name, "UID") == 0) {
 		if (s->state != IMAP_STATE_SELECTED) {
 			session_tagged(s, cmd->tag, "BAD", NULL, "UID commands are allowed only with a mailbox selected.");
-			return;
+			return NULL;
 		}
-		def = command_resolve_uid(s, cmd, &sub, uid_name, sizeof(uid_name));
-		if (def == NULL)
-			return;
-		cmd = &sub;
-		policy_name = uid_name;
-	} else {
-		def = command_find(cmd->name);
+		def = command_resolve_uid(cmd, sub, s->policy_name, sizeof(s->policy_name), why, sizeof(why));
+		if (def == NULL) {
+			session_tagged(s, cmd->tag, "BAD", NULL, "%s", why);
+			return NULL;
+		}
+		*run_r = sub;
+		return def;
 	}
+	def = command_find(cmd->name);
 	if (def == NULL) {
 		for (size_t i = 0; i < sizeof(commands_known_elsewhere) / sizeof(char *); i++) {
 			if (strcmp(commands_known_elsewhere[i], cmd->name) == 0) {
@@ -133,30 +148,152 @@ void commands_dispatch(struct session *s, const struct imap_command *cmd)
 				else
 					session_tagged(s, cmd->tag, "BAD", NULL,
 						       "%s is not supported by this server yet.", cmd->name);
-				return;
+				return NULL;
 			}
 		}
 		/* The name is an atom (the parser checked), short enough to echo. */
 		session_tagged(s, cmd->tag, "BAD", NULL, "Unknown command %.40s.", cmd->name);
-		return;
+		return NULL;
 	}
 	if ((def->states & s->state) == 0) {
 		session_tagged(s, cmd->tag, "BAD", NULL, "%s is allowed %s.", def->name,
 			       state_words(def->states));
-		return;
+		return NULL;
 	}
-	struct sluice_error err = SLUICE_ERROR_INIT;
-	struct sluice_policy_command pc = {
-		.tag = cmd->tag,
-		.name = policy_name,
-		.mailbox = NULL,
+	return def;
+}
+
+/* Appends the arguments as one line of text: atoms as sent, strings quoted, lists in
+ * parentheses, a streamed literal as its size. Stops at @p max bytes. */
+static void args_text_append(struct buf *out, const struct imap_arg *args, size_t count, size_t max)
+{
+	for (size_t i = 0; i < count && buf_len(out) < max; i++) {
+		const struct imap_arg *a = &args[i];
+		if (i > 0)
+			buf_append(out, " ", 1);
+		switch (a->type) {
+		case IMAP_ARG_ATOM:
+			buf_append(out, a->str, a->len);
+			break;
+		case IMAP_ARG_LIST:
+			buf_append(out, "(", 1);
+			args_text_append(out, a->list, a->count, max);
+			buf_append(out, ")", 1);
+			break;
+		default:
+			if (a->str == NULL) {
+				char n[32];
+				int k = snprintf(n, sizeof(n), "{%zu}", a->len);
+				buf_append(out, n, (size_t)k);
+				break;
+			}
+			buf_append(out, "\"", 1);
+			for (size_t j = 0; j < a->len && buf_len(out) < max; j++) {
+				unsigned char c = (unsigned char)a->str[j];
+				if (c == '"' || c == '\\') {
+					buf_append(out, "\\", 1);
+					buf_append(out, &a->str[j], 1);
+				} else if (c < 0x20 || c == 0x7f) {
+					buf_append(out, "?", 1);
+				} else {
+					buf_append(out, &a->str[j], 1);
+				}
+			}
+			buf_append(out, "\"", 1);
+			break;
+		}
+	}
+}
+
+/* The arguments as policy modules see them, malloc'ed; NULL when out of memory. */
+static char *args_text(const struct imap_arg *args, size_t count)
+{
+	struct buf out = {0};
+	args_text_append(&out, args, count, COMMAND_ARGS_TEXT_MAX);
+	size_t len = buf_len(&out) < COMMAND_ARGS_TEXT_MAX ? buf_len(&out) : COMMAND_ARGS_TEXT_MAX;
+	char *text = malloc(len + 1);
+	if (text != NULL) {
+		if (len > 0)
+			memcpy(text, buf_head(&out), len);
+		text[len] = '\0';
+	}
+	buf_free(&out);
+	return text;
+}
+
+static void command_policy_view(const struct session *s, const struct imap_command *cmd,
+				struct sluice_policy_command *pc)
+{
+	*pc = (struct sluice_policy_command){
+	    .tag = cmd->tag,
+	    .name = s->policy_name,
+	    .mailbox = s->selected != NULL ? s->selected->name : NULL,
+	    .args = s->policy_args != NULL ? s->policy_args : "",
 	};
-	if (policy_command_begin(s, &pc, &err) != 0) {
-		session_tagged(s, cmd->tag, "NO", err.resp_code, "%s", err.msg);
-		return;
+}
+
+/*
+ * Asks the policy modules from s->policy_next on, then runs the handler. Returns false
+ * when a module answered SLUICE_WAIT: the command stays parsed and parked until a module
+ * wakes the session (commands_resume).
+ */
+static bool command_admit_and_run(struct session *s, const struct imap_command *cmd,
+				  const struct imap_command_def *def, bool uid)
+{
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	struct sluice_policy_command pc;
+
+	command_policy_view(s, cmd, &pc);
+	int r = policy_command_begin(s, &pc, &s->policy_next, &err);
+	if (r == SLUICE_WAIT) {
+		s->waiting = true;
+		s->wake_pending = false;
+		s->hangup = false;
+		return false;
 	}
-	s->uid_command = uid;
-	def->run(s, cmd);
-	s->uid_command = false;
-	policy_command_end(s, &pc);
+	if (s->waiting) {
+		s->waiting = false;
+		session_wait_over(s);
+	}
+	if (r != 0) {
+		session_tagged(s, cmd->tag, "NO", err.resp_code, "%s", err.msg);
+		policy_command_end(s, &pc, s->policy_next);
+	} else {
+		s->uid_command = uid;
+		def->run(s, cmd);
+		s->uid_command = false;
+		policy_command_end(s, &pc, s->policy_next);
+	}
+	free(s->policy_args);
+	s->policy_args = NULL;
+	return true;
+}
+
+bool commands_dispatch(struct session *s, const struct imap_command *cmd)
+{
+	struct imap_command sub;
+	const struct imap_command *run;
+	const struct imap_command_def *def = command_prepare(s, cmd, &sub, &run);
+
+	if (def == NULL)
+		return true;
+	s->policy_next = 0;
+	free(s->policy_args);
+	s->policy_args = policy_has_modules() ? args_text(run->args, run->count)
+					      : NULL;
+	return command_admit_and_run(s, run, def, run != cmd);
+}
+
+bool commands_resume(struct session *s)
+{
+	const struct imap_command *cmd = imap_parser_command(s->parser);
+	struct imap_command sub;
+	const struct imap_command *run;
+	const struct imap_command_def *def = command_prepare(s, cmd, &sub, &run);
+
+	if (def == NULL) { /* cannot happen: it was found when it arrived */
+		s->waiting = false;
+		return true;
+	}
+	return command_admit_and_run(s, run, def, run != cmd);
 }

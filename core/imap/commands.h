@@ -19,8 +19,14 @@ struct imap_command_def {
 	bool uid_form; /* may follow UID (RFC 3501 6.4.8): the handler reads s->uid_command */
 };
 
-/** Runs @p cmd (state checks, policy hooks, the handler). */
-void commands_dispatch(struct session *s, const struct imap_command *cmd);
+/**
+ * Runs @p cmd (state checks, policy hooks, the handler). Returns true once the command is
+ * answered, false when a policy module parked it (SLUICE_WAIT): the parser must then keep
+ * the command until commands_resume answers it.
+ */
+bool commands_dispatch(struct session *s, const struct imap_command *cmd);
+/** Asks the policy modules again about the parked command; returns as commands_dispatch. */
+bool commands_resume(struct session *s);
 
 /* cmd-any.c */
 imap_command_fn cmd_capability, cmd_noop, cmd_logout, cmd_id, cmd_enable;

@@ -53,10 +53,56 @@ static void session_delay_fire(struct ev_timer *t)
 	session_schedule(s, SESSION_EV_DELAY_DONE);
 }
 
+static void session_wait_fire(struct ev_timer *t)
+{
+	struct session *s = (struct session *)((char *)t - offsetof(struct session, wait_timer));
+	pthread_mutex_lock(&s->lock);
+	s->wait_due = 0;
+	pthread_mutex_unlock(&s->lock);
+	session_schedule(s, SESSION_EV_WAKE);
+}
+
+void session_wait_over(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool armed = s->wait_due != 0;
+	s->wait_due = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (armed)
+		ev_timer_cancel(&s->wait_timer);
+}
+
 static void session_on_socket(struct ev_source *src, uint32_t events)
 {
-	(void)events;
-	session_schedule((struct session *)src, SESSION_EV_IO);
+	unsigned why = SESSION_EV_IO;
+	if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		why |= SESSION_EV_HANGUP;
+	session_schedule((struct session *)src, why);
+}
+
+int session_wake(uint64_t id, uint64_t at_ms)
+{
+	int r = SLUICE_NOTFOUND;
+	pthread_mutex_lock(&server.sessions_lock);
+	for (struct session *s = server.sessions; s != NULL; s = s->reg_next) {
+		if (s->id != id)
+			continue;
+		r = 0;
+		if (at_ms == 0) {
+			session_schedule(s, SESSION_EV_WAKE);
+			break;
+		}
+		pthread_mutex_lock(&s->lock);
+		bool arm = !s->closed && (s->wait_due == 0 || at_ms < s->wait_due);
+		if (arm)
+			s->wait_due = at_ms;
+		pthread_mutex_unlock(&s->lock);
+		if (arm)
+			ev_timer_set(&s->wait_timer, at_ms);
+		break;
+	}
+	pthread_mutex_unlock(&server.sessions_lock);
+	return r;
 }
 
 void session_schedule(struct session *s, unsigned events)
@@ -125,6 +171,7 @@ void session_accept(int fd, const struct sockaddr_storage *remote, const struct 
 	s->job.run = session_job_run;
 	s->idle_timer.fire = session_idle_fire;
 	s->delay_timer.fire = session_delay_fire;
+	s->wait_timer.fire = session_wait_fire;
 	s->id = atomic_fetch_add(&server.next_session_id, 1) + 1;
 	s->remote = *remote;
 	s->local = *local;
@@ -479,6 +526,39 @@ static void session_spool_close(struct session *s)
 	s->spool_failed = false;
 }
 
+/* The parsed command is answered: make room for the next one. */
+static void session_command_done(struct session *s)
+{
+	imap_parser_next(s->parser);
+	session_spool_close(s);
+}
+
+/*
+ * A command parked by a policy module (SLUICE_WAIT). Nothing more is read or run until a
+ * wake asks the module again; meanwhile only a hang-up is watched for, so that a client
+ * that gave up leaves the queue at once. Returns true when the run may go on.
+ */
+static bool session_wait_step(struct session *s)
+{
+	if (s->wake_pending) {
+		s->wake_pending = false;
+		if (commands_resume(s)) {
+			session_command_done(s);
+			return true;
+		}
+	}
+	if (s->hangup) {
+		if (s->close_reason == NULL)
+			s->close_reason = "client closed the connection while its command waited";
+		s->closing = true;
+		buf_free(&s->out);
+		s->want = 0;
+		return false;
+	}
+	s->want = EPOLLRDHUP;
+	return false;
+}
+
 /* Parses buffered input and runs what is complete; true if anything happened. */
 static bool session_handle_input(struct session *s)
 {
@@ -530,9 +610,8 @@ static bool session_handle_input(struct session *s)
 		return true;
 	case IMAP_PARSE_COMMAND:
 		s->last_activity_ms = ev_now_ms();
-		commands_dispatch(s, imap_parser_command(s->parser));
-		imap_parser_next(s->parser);
-		session_spool_close(s);
+		if (commands_dispatch(s, imap_parser_command(s->parser)))
+			session_command_done(s);
 		return true;
 	case IMAP_PARSE_ERROR: {
 		const struct imap_parse_error *e = imap_parser_error(s->parser);
@@ -624,6 +703,11 @@ static void session_run_steps(struct session *s)
 			}
 			continue;
 		}
+		if (s->waiting) {
+			if (session_wait_step(s))
+				continue;
+			return;
+		}
 		if (buf_len(&s->in) > 0 && session_handle_input(s))
 			continue;
 		int r = session_read(s);
@@ -669,6 +753,8 @@ static void session_close(struct session *s)
 		s->reg_next->reg_prev = s->reg_prev;
 	server.session_count--;
 	pthread_mutex_unlock(&server.sessions_lock);
+	/* Only now: until it left the registry, session_wake could arm it again. */
+	ev_timer_cancel(&s->wait_timer);
 
 	pthread_mutex_lock(&grave_lock);
 	s->grave_next = grave_new;
@@ -688,6 +774,7 @@ static void session_free(struct session *s)
 	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);
+	free(s->policy_args);
 	server_conf_unref(&s->conf);
 	tls_set_unref(&s->tls);
 	pthread_mutex_destroy(&s->lock);
@@ -737,6 +824,10 @@ static void session_job_run(struct ev_job *job)
 		s->hold_output = false;
 	if (events & SESSION_EV_IDLE_TIMER)
 		session_check_idle(s);
+	if ((events & SESSION_EV_WAKE) && s->waiting)
+		s->wake_pending = true;
+	if ((events & SESSION_EV_HANGUP) && s->waiting)
+		s->hangup = true;
 	if ((events & SESSION_EV_SHUTDOWN) && !s->closing) {
 		s->hold_output = false;
 		session_write(s, "* BYE Server shutting down.\r\n", 29);

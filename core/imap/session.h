@@ -41,6 +41,8 @@ enum {
 	SESSION_EV_DELAY_DONE = 1 << 3,
 	SESSION_EV_SHUTDOWN = 1 << 4,
 	SESSION_EV_CONTINUE = 1 << 5,
+	SESSION_EV_WAKE = 1 << 6,   /* a policy module woke a parked command */
+	SESSION_EV_HANGUP = 1 << 7, /* the peer closed or the socket failed */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
@@ -54,6 +56,7 @@ struct session {
 	struct ev_job job;
 	struct ev_timer idle_timer;
 	struct ev_timer delay_timer;
+	struct ev_timer wait_timer; /* a parked command's deadline (sluice_host.session_wake) */
 
 	pthread_mutex_t lock; /* guards the scheduling fields below */
 	unsigned pending;
@@ -84,6 +87,16 @@ struct session {
 
 	bool uid_command; /* the running command came as "UID <command>" */
 
+	/* The command policy modules see (commands.c): its name ("UID FETCH"), its arguments
+	 * as text, and how many modules have admitted it (they get command_end). waiting: a
+	 * module answered SLUICE_WAIT; the parser keeps the command, nothing else is read
+	 * until a wake (wake_pending) asks that module again. */
+	char policy_name[80];
+	char *policy_args;
+	size_t policy_next;
+	bool waiting, wake_pending, hangup;
+	uint64_t wait_due; /* when wait_timer fires, 0 when unarmed; under lock */
+
 	/* The streamed literal of the APPEND being read (parser.h, stream_min): an unnamed
 	 * temporary file, -1 when there is none. spool_failed: a byte could not be stored, the
 	 * command must fail. Both are reset once the command is answered. */
@@ -107,6 +120,14 @@ void session_accept(int fd, const struct sockaddr_storage *remote, const struct 
 		    const struct listener_conf *listener);
 /** Asks for the session to be run by a worker with the reasons in @p events. Any thread. */
 void session_schedule(struct session *s, unsigned events);
+/**
+ * Wakes the session with id @p id whose command waits for a policy module: now when
+ * @p at_ms is 0, else at that monotonic time unless an earlier one is set. Any thread.
+ * @return 0, or SLUICE_NOTFOUND when no such session is connected.
+ */
+int session_wake(uint64_t id, uint64_t at_ms);
+/** The parked command was admitted or refused: forget its deadline. Its own worker. */
+void session_wait_over(struct session *s);
 /** Schedules every live session with SESSION_EV_SHUTDOWN; returns how many were live. */
 size_t session_shutdown_all(void);
 size_t session_live_count(void);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "imap/session.h"
 #include "module/loader.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -49,6 +50,12 @@ static uint64_t host_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int host_session_wake(const struct sluice_host *host, uint64_t conn_id, uint64_t at_ms)
+{
+	(void)host;
+	return session_wake(conn_id, at_ms);
+}
+
 void module_host_init(struct module_instance *inst)
 {
 	inst->host = (struct sluice_host){
@@ -60,6 +67,7 @@ void module_host_init(struct module_instance *inst)
 	    .pool_strndup = host_pool_strndup,
 	    .now_ms = host_now_ms,
 	    .core_private = inst,
+	    .session_wake = host_session_wake,
 	};
 }
 

@@ -38,20 +38,25 @@ struct kind_info {
 	const char *keyword; /* the block keyword that loads it */
 	const char *words;   /* "a policy module" */
 	const char *ops_name;
-	size_t ops_size; /* the kind's ops struct at this ABI: the least a module may bring */
+	/* The kind's ops struct as ABI 1.0 defined it: the least a module may bring. Ops
+	 * appended by later minors are called only when the module's own size covers them. */
+	size_t ops_size;
 };
+
+/* Size of an ops struct up to and including @p last, its final ABI 1.0 member. */
+#define OPS_SIZE_THROUGH(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
 
 static const struct kind_info kinds[] = {
     {SLUICE_KIND_STORAGE, "storage", "a storage module", "struct sluice_storage_ops",
-     sizeof(struct sluice_storage_ops)},
+     OPS_SIZE_THROUGH(struct sluice_storage_ops, append_abort)},
     {SLUICE_KIND_INDEX, "index", "an index module", "struct sluice_index_ops",
-     sizeof(struct sluice_index_ops)},
+     OPS_SIZE_THROUGH(struct sluice_index_ops, expunged_since)},
     {SLUICE_KIND_PASSDB, "auth", "a password database (passdb) module", "struct sluice_passdb_ops",
-     sizeof(struct sluice_passdb_ops)},
+     OPS_SIZE_THROUGH(struct sluice_passdb_ops, lookup)},
     {SLUICE_KIND_SASL, "auth", "a SASL mechanism module", "struct sluice_sasl_ops",
-     sizeof(struct sluice_sasl_ops)},
+     OPS_SIZE_THROUGH(struct sluice_sasl_ops, step)},
     {SLUICE_KIND_POLICY, "policy", "a policy module", "struct sluice_policy_ops",
-     sizeof(struct sluice_policy_ops)},
+     OPS_SIZE_THROUGH(struct sluice_policy_ops, disconnect)},
 };
 
 static const struct kind_info *kind_find(enum sluice_module_kind kind)
@@ -194,10 +199,9 @@ static int module_open_named(const char *path, const char *keyword, const char *
 	uint32_t ops_size = *(const uint32_t *)d->ops;
 	if (ops_size < k->ops_size)
 		return fail(err, &handle, SLUICE_E_ABI,
-		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.%d — "
+		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.0 — "
 		            "rebuild it against this server's headers",
-		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR,
-		            SLUICE_ABI_MINOR);
+		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR);
 	*desc_r = d;
 	*handle_r = handle;
 	return 0;

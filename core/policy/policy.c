@@ -83,27 +83,41 @@ int policy_login(struct session *s, struct sluice_error *err)
 	return 0;
 }
 
-int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, struct sluice_error *err)
+bool policy_has_modules(void)
+{
+	return server.policy_count > 0;
+}
+
+int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, size_t *next_io,
+			 struct sluice_error *err)
 {
 	struct sluice_policy_conn pc;
 	policy_conn(s, &pc);
-	for (size_t i = 0; i < server.policy_count; i++) {
+	for (size_t i = *next_io; i < server.policy_count; i++) {
+		*next_io = i;
 		if (policy_ops(i)->command_begin == NULL)
 			continue;
 		int r = policy_ops(i)->command_begin(server.policies[i]->modctx, &pc, cmd, err);
-		if (r == SLUICE_OK)
+		if (r == SLUICE_OK) {
+			*next_io = i + 1;
 			return 0;
+		}
+		if (r == SLUICE_WAIT) {
+			log_debug("%s %s waits for policy %s", cmd->tag, cmd->name, server.policies[i]->name);
+			return SLUICE_WAIT;
+		}
 		if (r < 0)
 			return policy_refused(i, r, "command", err);
 	}
+	*next_io = server.policy_count;
 	return 0;
 }
 
-void policy_command_end(struct session *s, const struct sluice_policy_command *cmd)
+void policy_command_end(struct session *s, const struct sluice_policy_command *cmd, size_t admitted)
 {
 	struct sluice_policy_conn pc;
 	policy_conn(s, &pc);
-	for (size_t i = 0; i < server.policy_count; i++)
+	for (size_t i = 0; i < admitted && i < server.policy_count; i++)
 		if (policy_ops(i)->command_end != NULL)
 			policy_ops(i)->command_end(server.policies[i]->modctx, &pc, cmd);
 }

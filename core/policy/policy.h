@@ -15,8 +15,17 @@ int policy_connect(struct session *s, struct sluice_error *err);
 int policy_auth_result(struct session *s, const char *user, bool success, uint64_t *delay_ms_r,
 		       struct sluice_error *err);
 int policy_login(struct session *s, struct sluice_error *err);
-int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, struct sluice_error *err);
-void policy_command_end(struct session *s, const struct sluice_policy_command *cmd);
+/**
+ * Asks the modules from index *next_io on about a command. Returns 0 (admitted),
+ * SLUICE_WAIT (module *next_io parked it: ask again from there once woken) or a refusal.
+ * On return *next_io counts the modules that admitted it: pass it to policy_command_end.
+ */
+int policy_command_begin(struct session *s, const struct sluice_policy_command *cmd, size_t *next_io,
+			 struct sluice_error *err);
+/** Tells the first @p admitted modules that the command was answered. */
+void policy_command_end(struct session *s, const struct sluice_policy_command *cmd, size_t admitted);
+/** True when any policy module is configured. */
+bool policy_has_modules(void);
 void policy_disconnect(struct session *s);
 
 #endif

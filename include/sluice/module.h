@@ -33,7 +33,7 @@
 /** Bumped on a change that breaks existing modules; the core refuses any other major. */
 #define SLUICE_ABI_MAJOR 1
 /** Bumped when fields or ops are appended; a module newer than the core is refused. */
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 /** The symbol every module exports. */
 #define SLUICE_MODULE_SYMBOL "sluice_module_entry"
@@ -97,6 +97,23 @@ struct sluice_host {
 
 	/** @brief The core's private data for this module instance; modules must not touch it. */
 	void *core_private;
+
+	/* ABI 1.1: check host->size (or abi_minor >= 1) before using the members below. */
+
+	/**
+	 * @brief Wakes a session whose command a policy module parked with SLUICE_WAIT.
+	 * The core then asks the module's command_begin about the same command again, so the
+	 * module decides anew (admit, wait more, refuse). Waking a session that is not waiting
+	 * does nothing; waking it twice before it runs asks once.
+	 * @param[in] host    this table
+	 * @param[in] conn_id sluice_policy_conn.id of the session
+	 * @param[in] at_ms   0 to wake now, or a time on host->now_ms()'s clock: the core
+	 *                    asks again then unless woken earlier (a deadline). A later call
+	 *                    with an earlier time moves it; only one such time is kept.
+	 * @return 0, or SLUICE_NOTFOUND when no session with that id is connected.
+	 * Any thread, also from inside a hook. The module may hold its own lock while calling.
+	 */
+	int (*session_wake)(const struct sluice_host *host, uint64_t conn_id, uint64_t at_ms);
 };
 
 /** The one symbol a module exports. Fill it with SLUICE_MODULE(). */

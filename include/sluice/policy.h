@@ -8,9 +8,30 @@
  *   SLUICE_OK         admitted: the remaining modules are not asked for this event;
  *   SLUICE_E_REFUSED  refused: err->resp_code and err->msg become the client's answer
  *                     (for connect, "* BYE [code] msg" and the connection closes; for login,
- *                     "tag NO [code] msg"; for a command, "tag NO [code] msg").
+ *                     "tag NO [code] msg"; for a command, "tag NO [code] msg");
+ *   SLUICE_WAIT       (command_begin only) not yet: the command is parked, holding no
+ *                     thread, until the module calls host->session_wake() for this
+ *                     connection; the core then calls command_begin again with the same
+ *                     command (and the same conn->id), and the module answers anew.
  * Every hook may be NULL. The first refusal wins and is logged by the core together with
  * the module's name.
+ *
+ * Waiting, step by step (a throttle is the usual case):
+ *   1. command_begin sees no free slot: it queues conn->id, calls
+ *      host->session_wake(host, conn->id, deadline) so that it is asked again at its
+ *      deadline at the latest, and returns SLUICE_WAIT.
+ *   2. When a slot frees (in command_end of another command), it calls
+ *      host->session_wake(host, id, 0) for the next queued connection.
+ *   3. Asked again, it admits (DECLINED or OK), waits more (SLUICE_WAIT) or, past the
+ *      deadline, refuses with SLUICE_E_REFUSED.
+ *   4. A connection that closes while queued is reported by disconnect: drop it there.
+ * Only the module that answered SLUICE_WAIT and the modules after it are asked again; the
+ * ones before it already admitted the command. While a command waits, the session reads
+ * no further commands (IMAP answers in order) and keeps its state.
+ *
+ * command_end is called, once the command is answered, on every module that admitted it
+ * (DECLINED or OK), also when a later module refused it; never on the module that refused
+ * and never on modules after an OK (they were not asked).
  */
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
@@ -30,6 +51,12 @@ struct sluice_policy_command {
 	const char *tag;
 	const char *name;    /**< upper case; for UID commands "UID FETCH", "UID SEARCH", ... */
 	const char *mailbox; /**< the selected mailbox, or NULL */
+	/**
+	 * ABI 1.1: the arguments after the name as one line (atoms as sent, strings quoted,
+	 * lists in parentheses, a streamed literal as "{size}"), at most 4096 bytes; "" when
+	 * there are none. Two commands with equal name, mailbox and args ask the same thing.
+	 */
+	const char *args;
 };
 
 struct sluice_policy_ops {
@@ -53,7 +80,11 @@ struct sluice_policy_ops {
 	/** @brief Credentials were right; conn->user is set. Refuse to deny the login. Worker thread. */
 	int (*login)(void *modctx, const struct sluice_policy_conn *conn, struct sluice_error *err);
 
-	/** @brief A command is about to run. Refuse to answer it with NO instead. Worker thread. */
+	/**
+	 * @brief A command is about to run (or, after SLUICE_WAIT and a wake, is asked about
+	 * again). Answer SLUICE_DECLINED or SLUICE_OK to admit it, SLUICE_WAIT to park it (see
+	 * above), SLUICE_E_REFUSED to answer it with "NO [err->resp_code] err->msg". Worker thread.
+	 */
 	int (*command_begin)(void *modctx, const struct sluice_policy_conn *conn,
 			     const struct sluice_policy_command *cmd, struct sluice_error *err);
 

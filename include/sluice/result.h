@@ -19,6 +19,7 @@ enum sluice_result {
 	SLUICE_NOTFOUND = 1, /**< the thing asked for does not exist here (ask the next module) */
 	SLUICE_DECLINED = 2, /**< no opinion: the next module in the chain decides */
 	SLUICE_CONTINUE = 3, /**< more steps needed (SASL: send the challenge, await a response) */
+	SLUICE_WAIT = 4,     /**< not yet: the caller parks and asks again when woken (policy) */
 
 	SLUICE_E_INTERNAL = -1, /**< a bug or an impossible state */
 	SLUICE_E_NOMEM = -2,    /**< memory could not be allocated */
