@@ -19,13 +19,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "imap/search.h"
 #include "mail/mime.h"
 #include "mailbox/mailbox.h"
+#include "mailbox/message.h"
 #include "util/log.h"
 
 /* Memory for the tree (strings included) and for one message's decoded text. */
@@ -98,19 +98,14 @@ static enum search_result eval_with_file(struct search_run *run, const struct ma
 		return SEARCH_ERROR;
 	}
 	size_t len = (size_t)sb.st_size;
-	const unsigned char *data = (const unsigned char *)"";
-	void *map = NULL;
-	if (len > 0) {
-		map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-		if (map == MAP_FAILED) {
-			close(fd);
-			sluice_error_set(&run->err, SLUICE_E_IO, "SERVERBUG",
-			                 "A message cannot be read.");
-			return SEARCH_ERROR;
-		}
-		data = map;
-	}
+	struct mail_file file;
+	r = mail_file_load(fd, len, &file);
 	close(fd);
+	if (r != 0) {
+		sluice_error_set(&run->err, r, "SERVERBUG", "A message cannot be read.");
+		return SEARCH_ERROR;
+	}
+	const unsigned char *data = file.data;
 
 	enum search_result res = SEARCH_ERROR;
 	struct mime_part *root;
@@ -123,8 +118,7 @@ static enum search_result eval_with_file(struct search_run *run, const struct ma
 		res = search_eval(run->root, m, run->mpool);
 		m->root = NULL;
 	}
-	if (map != NULL)
-		munmap(map, len);
+	mail_file_release(&file);
 	return res;
 }
 

@@ -156,9 +156,9 @@ static void bs_write_part(struct mail_buf *out, const struct mime_part *part, bo
 		mail_envelope_write(out, m->msg + m->hdr_start, m->hdr_len);
 		mail_buf_putc(out, ' ');
 		bs_write_part(out, m, extended);
-		mail_buf_printf(out, " %zu", part->body_lines);
+		mail_buf_printf(out, " %zu", mime_part_body_lines(part));
 	} else if (!opaque && strcmp(part->type, "text") == 0) {
-		mail_buf_printf(out, " %zu", part->body_lines);
+		mail_buf_printf(out, " %zu", mime_part_body_lines(part));
 	}
 	if (extended) {
 		mail_buf_putc(out, ' ');

@@ -82,7 +82,6 @@ struct mime_part {
 
 	size_t hdr_start, hdr_len;
 	size_t body_start, body_len;
-	size_t hdr_lines, body_lines; /* an unterminated last line counts */
 
 	const char *type, *subtype; /* lowercase */
 	struct mime_param *params;
@@ -114,6 +113,11 @@ int mime_parse(const unsigned char *msg, size_t len, struct sluice_pool *pool,
 /** Returns the parameter called @p name (lowercase) or NULL. */
 const struct mime_param *mime_param_find(const struct mime_param *params, unsigned count,
                                          const char *name);
+
+/* Lines of the part's header and of its body (an unterminated last line counts), counted
+ * when asked: only BODYSTRUCTURE needs them, for text and message/rfc822 parts. */
+size_t mime_part_hdr_lines(const struct mime_part *part);
+size_t mime_part_body_lines(const struct mime_part *part);
 
 /** True when the part's type is @p type and, unless @p subtype is NULL, its subtype is
  *  @p subtype (both lowercase). */

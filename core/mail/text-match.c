@@ -7,6 +7,7 @@
  */
 #include "mail/decode.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,13 +101,83 @@ static uint32_t match_fold(uint32_t c)
 	return c;
 }
 
+/* ASCII folded with a table, so the common byte costs no call. */
+static unsigned char match_ascii_fold[128];
+
+static void match_ascii_fold_init(void)
+{
+	for (unsigned c = 0; c < 128; c++)
+		match_ascii_fold[c] = (unsigned char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
+}
+
+/* Reads and folds one code point at *pp: ASCII through the table, the rest decoded. */
+static inline uint32_t match_next_folded(const unsigned char **pp, const unsigned char *end)
+{
+	unsigned char b = **pp;
+	if (b < 0x80) {
+		(*pp)++;
+		return match_ascii_fold[b];
+	}
+	return match_fold(match_next(pp, end));
+}
+
+/*
+ * Where a match can start. When the folded needle begins with an ASCII character, only
+ * bytes that fold to it can start a match: its two cases, plus the lead byte of the few
+ * non-ASCII letters that fold to ASCII (U+0130 -> i, U+017F -> s, U+212A -> k). Those bytes
+ * are never UTF-8 continuation bytes, so a jump to one lands on a code point boundary, as
+ * the decoding from the start would. The scan keeps the next position of each byte so
+ * that memchr runs over each stretch of the haystack once per byte value.
+ */
+struct match_starts {
+	unsigned char bytes[3];
+	size_t count;
+	const unsigned char *next[3]; /* next occurrence at or after the scan point, or NULL */
+	bool fresh[3];                /* next[] is valid */
+};
+
+static bool match_starts_init(struct match_starts *st, uint32_t first)
+{
+	memset(st, 0, sizeof(*st));
+	if (first >= 0x80)
+		return false;
+	st->bytes[st->count++] = (unsigned char)first;
+	if (first >= 'a' && first <= 'z')
+		st->bytes[st->count++] = (unsigned char)(first - 32);
+	if (first == 'i')
+		st->bytes[st->count++] = 0xc4;
+	else if (first == 's')
+		st->bytes[st->count++] = 0xc5;
+	else if (first == 'k')
+		st->bytes[st->count++] = 0xe2;
+	return true;
+}
+
+/* The first possible start at or after @p hp, or NULL when there is none. */
+static const unsigned char *match_starts_next(struct match_starts *st, const unsigned char *hp,
+					      const unsigned char *hend)
+{
+	const unsigned char *best = NULL;
+	for (size_t i = 0; i < st->count; i++) {
+		if (!st->fresh[i] || (st->next[i] != NULL && st->next[i] < hp)) {
+			st->next[i] = memchr(hp, st->bytes[i], (size_t)(hend - hp));
+			st->fresh[i] = true;
+		}
+		if (st->next[i] != NULL && (best == NULL || st->next[i] < best))
+			best = st->next[i];
+	}
+	return best;
+}
+
 bool mail_text_contains(const char *haystack, size_t hlen, const char *needle_utf8)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const unsigned char *np = (const unsigned char *)needle_utf8;
 	size_t nbytes = strlen(needle_utf8);
 	const unsigned char *nend = np + nbytes;
 	if (nbytes == 0)
 		return true;
+	pthread_once(&once, match_ascii_fold_init);
 
 	/* The folded needle and its KMP failure table; a needle has at most nbytes code points. */
 	uint32_t small_pat[MATCH_SMALL];
@@ -133,11 +204,18 @@ bool mail_text_contains(const char *haystack, size_t hlen, const char *needle_ut
 		fail[i] = k;
 	}
 
+	struct match_starts starts;
+	bool skip = match_starts_init(&starts, pat[0]);
 	bool found = false;
 	const unsigned char *hp = (const unsigned char *)haystack, *hend = hp + hlen;
 	size_t k = 0;
 	while (hp < hend) {
-		uint32_t c = match_fold(match_next(&hp, hend));
+		if (k == 0 && skip) {
+			hp = match_starts_next(&starts, hp, hend);
+			if (hp == NULL)
+				break;
+		}
+		uint32_t c = match_next_folded(&hp, hend);
 		while (k > 0 && c != pat[k])
 			k = fail[k - 1];
 		if (c == pat[k] && ++k == m) {

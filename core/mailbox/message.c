@@ -1,11 +1,14 @@
 /*
  * Reading a message and its cached fields (see message.h for the rules on line ends and
- * on what is cached). The file is mapped, not read, so a large message costs address
- * space rather than memory unless it needs the CRLF copy; the mapping and the copy are
- * released by mail_message_close as soon as the FETCH of that one message is answered.
+ * on what is cached). A large file is mapped, not read, so it costs address space rather
+ * than memory unless it needs the CRLF copy. A small one is read into a buffer: mapping
+ * it would cost more than the copy, as every munmap in a threaded process interrupts the
+ * other cores to flush their TLBs. Both are released by mail_message_close as soon as the
+ * FETCH (or SEARCH) of that one message is done.
  */
 #include "mailbox/message.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,6 +19,55 @@
 #include "mail/envelope.h"
 
 static const unsigned char empty_message[1];
+
+/* Files up to this size are read rather than mapped (below glibc's mmap threshold). */
+#define MAIL_READ_MAX (96 * 1024)
+
+int mail_file_load(int fd, size_t len, struct mail_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->data = empty_message;
+	if (len == 0)
+		return 0;
+	if (len <= MAIL_READ_MAX) {
+		unsigned char *buf = malloc(len);
+		if (buf == NULL)
+			return SLUICE_E_NOMEM;
+		size_t got = 0;
+		while (got < len) {
+			ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break; /* the file shrank: keep what is there, as a mapping would fail */
+			got += (size_t)n;
+		}
+		if (got < len) {
+			free(buf);
+			return SLUICE_E_IO;
+		}
+		f->buf = buf;
+		f->data = buf;
+		f->len = len;
+		return 0;
+	}
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		return SLUICE_E_IO;
+	f->map = map;
+	f->data = map;
+	f->len = len;
+	return 0;
+}
+
+void mail_file_release(struct mail_file *f)
+{
+	if (f->map != NULL)
+		munmap(f->map, f->len);
+	free(f->buf);
+	memset(f, 0, sizeof(*f));
+	f->data = empty_message;
+}
 
 /* Counts the LFs not preceded by a CR. */
 static size_t count_bare_lf(const unsigned char *p, size_t len)
@@ -63,17 +115,17 @@ int mail_message_open(struct mailbox *box, const struct mailbox_msg *m, size_t m
 		return sluice_error_set(err, SLUICE_E_LIMIT, "LIMIT", "A message is too large.");
 	}
 	size_t len = (size_t)st.st_size;
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	r = mail_file_load(fd, len, &msg->file);
 	close(fd);
-	if (map == MAP_FAILED)
+	if (r == SLUICE_E_NOMEM)
+		return sluice_error_set(err, r, "SERVERBUG", "The server is out of memory.");
+	if (r != 0)
 		return sluice_error_set(err, SLUICE_E_IO, "SERVERBUG",
 		                        "A message could not be read.");
-	msg->map = map;
-	msg->map_len = len;
-	msg->data = map;
+	msg->data = msg->file.data;
 	msg->len = len;
 
-	size_t bare = count_bare_lf(map, len);
+	size_t bare = count_bare_lf(msg->file.data, len);
 	if (bare == 0)
 		return 0;
 	if (len + bare > max_copy)
@@ -84,9 +136,8 @@ int mail_message_open(struct mailbox *box, const struct mailbox_msg *m, size_t m
 	if (msg->copy == NULL)
 		return sluice_error_set(err, SLUICE_E_NOMEM, "SERVERBUG",
 		                        "The server is out of memory.");
-	to_crlf(msg->copy, map, len);
-	munmap(map, len);
-	msg->map = NULL;
+	to_crlf(msg->copy, msg->file.data, len);
+	mail_file_release(&msg->file);
 	msg->data = msg->copy;
 	msg->len = len + bare;
 	return 0;
@@ -101,8 +152,7 @@ int mail_message_parse(struct mail_message *msg, struct sluice_pool *pool)
 
 void mail_message_close(struct mail_message *msg)
 {
-	if (msg->map != NULL)
-		munmap(msg->map, msg->map_len);
+	mail_file_release(&msg->file);
 	free(msg->copy);
 	memset(msg, 0, sizeof(*msg));
 	msg->data = empty_message;

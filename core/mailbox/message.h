@@ -28,13 +28,29 @@
 #include "mailbox/mailbox.h"
 #include "util/pool.h"
 
+/* A message file's bytes as stored: read into memory when small, mapped when large. */
+struct mail_file {
+	const unsigned char *data; /* never NULL; an empty file gives a valid empty buffer */
+	size_t len;
+	void *map;          /* the mapping, or NULL */
+	unsigned char *buf; /* the read copy (malloc), or NULL */
+};
+
+/**
+ * Loads the @p len bytes of the open file @p fd (the caller keeps and closes fd).
+ * @return 0, SLUICE_E_NOMEM, or SLUICE_E_IO when it cannot be read or mapped (the
+ * file shrank). Release with mail_file_release; any thread.
+ */
+int mail_file_load(int fd, size_t len, struct mail_file *f);
+/** Frees or unmaps what mail_file_load made; safe on a released one. */
+void mail_file_release(struct mail_file *f);
+
 struct mail_message {
 	const unsigned char *data; /* the message with CRLF line ends */
 	size_t len;
 	struct mime_part *root; /* set by mail_message_parse */
-	void *map;              /* the mapping, or NULL */
-	size_t map_len;
-	unsigned char *copy; /* the CRLF copy (malloc), or NULL */
+	struct mail_file file;  /* the stored bytes */
+	unsigned char *copy;    /* the CRLF copy (malloc), or NULL */
 };
 
 /**

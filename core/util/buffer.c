@@ -55,18 +55,25 @@ int buf_append(struct buf *b, const void *data, size_t n)
 	return 0;
 }
 
+/* Formats straight into the free space when it fits (the usual case): measuring first
+ * with vsnprintf(NULL, 0) runs glibc's slow byte-at-a-time path for long %s arguments. */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	if (buf_reserve(b, 256) == NULL)
+		return -1;
+	size_t room = b->cap - b->end;
 	va_list ap2;
 	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap2);
+	int n = vsnprintf((char *)b->data + b->end, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0)
 		return -1;
-	unsigned char *p = buf_reserve(b, (size_t)n + 1);
-	if (p == NULL)
-		return -1;
-	vsnprintf((char *)p, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= room) {
+		unsigned char *p = buf_reserve(b, (size_t)n + 1);
+		if (p == NULL)
+			return -1;
+		vsnprintf((char *)p, (size_t)n + 1, fmt, ap);
+	}
 	b->end += (size_t)n;
 	return 0;
 }

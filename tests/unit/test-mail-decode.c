@@ -188,6 +188,25 @@ static void test_text_contains_folds_case_across_scripts(void)
 	CU_ASSERT_TRUE(mail_text_contains("abababca", 8, "ababca"));
 }
 
+/* The scan jumps to bytes that can start a match; letters outside ASCII that fold to the
+ * needle's first letter, and matches right at either end, must still be found. */
+static void test_text_contains_finds_starts_the_fast_scan_could_skip(void)
+{
+	CU_ASSERT_TRUE(mail_text_contains("xx \xc4\xb0" "stanbul", 12, "istanbul")); /* U+0130 */
+	CU_ASSERT_TRUE(mail_text_contains("a \xc5\xbf" "tar", 7, "star"));          /* U+017F */
+	CU_ASSERT_TRUE(mail_text_contains("0 \xe2\x84\xaa" "elvin", 10, "KELVIN"));  /* U+212A */
+	CU_ASSERT_FALSE(mail_text_contains("\xc4\x80" "stanbul", 9, "istanbul"));   /* U+0100 */
+	CU_ASSERT_TRUE(mail_text_contains("Report", 6, "report"));
+	CU_ASSERT_TRUE(mail_text_contains("the last word", 13, "WORD"));
+	CU_ASSERT_TRUE(mail_text_contains("rrrreport", 9, "report"));
+	CU_ASSERT_FALSE(mail_text_contains("repor", 5, "report"));
+	/* A needle starting with a digit or a non-letter, and one starting outside ASCII. */
+	CU_ASSERT_TRUE(mail_text_contains("invoice #2024-17", 16, "2024-17"));
+	CU_ASSERT_TRUE(mail_text_contains("tr\xc3\xa8s \xc3\xa9t\xc3\xa9", 11, "\xc3\x89T\xc3\x89"));
+	/* Bytes that are not UTF-8 before a match leave it findable. */
+	CU_ASSERT_TRUE(mail_text_contains("\xff\xc3" "Zebra", 7, "zebra"));
+}
+
 static void test_text_contains_is_linear_on_hostile_input(void)
 {
 	size_t n = 4 << 20, m = 3000;
@@ -281,6 +300,8 @@ static CU_TestInfo mail_decode_tests[] = {
     {"charset conversion replaces invalid bytes", test_charset_conversion_replaces_invalid_bytes},
     {"text_contains folds case across scripts", test_text_contains_folds_case_across_scripts},
     {"text_contains is linear on hostile input", test_text_contains_is_linear_on_hostile_input},
+    {"text_contains finds starts the fast scan could skip",
+     test_text_contains_finds_starts_the_fast_scan_could_skip},
     {"header and body search on decoded text", test_header_and_body_search_on_decoded_text},
     {"body search reaches encapsulated messages", test_body_search_reaches_encapsulated_messages},
     CU_TEST_INFO_NULL,
