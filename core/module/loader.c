@@ -38,12 +38,13 @@ struct kind_info {
 	const char *keyword; /* the block keyword that loads it */
 	const char *words;   /* "a policy module" */
 	const char *ops_name;
-	size_t ops_size; /* the kind's ops struct at this ABI: the least a module may bring */
+	size_t ops_size; /* the kind's ops struct at ABI x.0: the least a module may bring (later
+	                    minors append ops, which the core calls only after checking size) */
 };
 
 static const struct kind_info kinds[] = {
     {SLUICE_KIND_STORAGE, "storage", "a storage module", "struct sluice_storage_ops",
-     sizeof(struct sluice_storage_ops)},
+     SLUICE_STORAGE_OPS_SIZE_1_0},
     {SLUICE_KIND_INDEX, "index", "an index module", "struct sluice_index_ops",
      sizeof(struct sluice_index_ops)},
     {SLUICE_KIND_PASSDB, "auth", "a password database (passdb) module", "struct sluice_passdb_ops",
@@ -194,10 +195,9 @@ static int module_open_named(const char *path, const char *keyword, const char *
 	uint32_t ops_size = *(const uint32_t *)d->ops;
 	if (ops_size < k->ops_size)
 		return fail(err, &handle, SLUICE_E_ABI,
-		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.%d — "
+		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.0 — "
 		            "rebuild it against this server's headers",
-		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR,
-		            SLUICE_ABI_MINOR);
+		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR);
 	*desc_r = d;
 	*handle_r = handle;
 	return 0;

@@ -162,10 +162,12 @@ static void test_other_abi_major_is_refused_with_both_versions(void)
 	int rc;
 	const char *msg = open_msg(FIXTURE("badmajor"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
-	CU_ASSERT_STRING_EQUAL(msg,
-	                       FIXTURE("badmajor") " was built for module ABI 2.x; this server "
-	                                           "speaks ABI 1.0 — rebuild it against this "
-	                                           "server's headers");
+	char want[512];
+	snprintf(want, sizeof(want),
+	         "%s was built for module ABI 2.x; this server speaks ABI 1.%d — rebuild it "
+	         "against this server's headers",
+	         FIXTURE("badmajor"), SLUICE_ABI_MINOR);
+	CU_ASSERT_STRING_EQUAL(msg, want);
 }
 
 static void test_newer_abi_minor_is_refused(void)
@@ -173,8 +175,10 @@ static void test_newer_abi_minor_is_refused(void)
 	int rc;
 	const char *msg = open_msg(FIXTURE("newminor"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msg, FIXTURE("newminor") " was built for module ABI 1.1, "
-	                                                       "newer than this server's ABI 1.0"));
+	char want[512];
+	snprintf(want, sizeof(want), "%s was built for module ABI 1.%d, newer than this server's ABI 1.%d",
+	         FIXTURE("newminor"), SLUICE_ABI_MINOR + 1, SLUICE_ABI_MINOR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
 
 static void test_short_descriptor_is_refused_on_its_size(void)
@@ -184,8 +188,8 @@ static void test_short_descriptor_is_refused_on_its_size(void)
 	const char *msg = open_msg(FIXTURE("shortdesc"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
 	snprintf(want, sizeof(want),
-	         "%s has a descriptor of 8 bytes, but ABI 1.0 descriptors have %zu",
-	         FIXTURE("shortdesc"), sizeof(struct sluice_module));
+	         "%s has a descriptor of 8 bytes, but ABI 1.%d descriptors have %zu",
+	         FIXTURE("shortdesc"), SLUICE_ABI_MINOR, sizeof(struct sluice_module));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
 
@@ -230,6 +234,16 @@ static void test_short_ops_table_is_refused(void)
 	    "%s has a struct sluice_policy_ops of 4 bytes, smaller than the %zu bytes of ABI 1.0",
 	    FIXTURE("shortops"), sizeof(struct sluice_policy_ops));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+}
+
+/* A module built against ABI 1.0 lacks the storage ops 1.1 appended, and still loads. */
+static void test_storage_module_of_abi_1_0_is_accepted(void)
+{
+	int rc;
+	const char *msg = open_msg(FIXTURE("oldstorage"), "storage", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msg, "");
+	CU_ASSERT(SLUICE_STORAGE_OPS_SIZE_1_0 < sizeof(struct sluice_storage_ops));
 }
 
 /* ---- module sets ----------------------------------------------------------------------- */
@@ -519,6 +533,7 @@ static CU_TestInfo loader_tests[] = {
     {"kind must fit the block keyword", test_kind_must_fit_the_block_keyword},
     {"NULL ops table is refused", test_null_ops_table_is_refused},
     {"short ops table is refused", test_short_ops_table_is_refused},
+    {"storage module of ABI 1.0 is accepted", test_storage_module_of_abi_1_0_is_accepted},
     {"set loads settings, inits, reloads and destroys",
      test_set_loads_settings_inits_reloads_and_destroys},
     {"settings errors carry file and line", test_settings_errors_carry_file_and_line},

@@ -312,6 +312,7 @@ static const struct sluice_storage_ops maildir_ops = {
     .append_begin = maildir_append_begin,
     .append_commit = maildir_append_commit,
     .append_abort = maildir_append_abort,
+    .mailbox_watch_paths = maildir_mailbox_watch_paths,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_STORAGE, .name = "maildir", .version = MAILDIR_VERSION,

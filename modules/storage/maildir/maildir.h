@@ -10,7 +10,7 @@
  *   mutf7.c          modified UTF-7 for folder names on disk (`.Entw&APw-rfe`)
  *   folders.c        canonical names to folder directories, list, create, delete, rename
  *   subscriptions.c  the `subscriptions` file
- *   box.c            opening a folder (with repair and tmp/ cleanup), stamp and scan
+ *   box.c            opening a folder (with repair and tmp/ cleanup), stamp, watch paths, scan
  *   filename.c       message file names: key, `,S=` size, `:2,` info letters
  *   cache.c          the per-box table from message key to current file name
  *   keywords.c       the per-folder `dovecot-keywords` file
@@ -85,7 +85,7 @@ struct maildir_keywords {
 struct sluice_storage_user {
 	struct maildir_ctx *ctx;
 	char *name; /* the login name, for log lines */
-	char *root; /* absolute path of the mail root, for log lines only */
+	char *root; /* absolute path of the mail root, for log lines and watch paths */
 	int rootfd;
 	bool fsync;
 	/* Boxes whose cur/ got links that are not yet fsynced (see maildir_user_flush). */
@@ -177,6 +177,8 @@ int maildir_mailbox_open(struct sluice_storage_user *user, const char *name,
 void maildir_mailbox_close(struct sluice_storage_box *box);
 int maildir_mailbox_stamp(struct sluice_storage_box *box, uint8_t stamp_r[32],
                           struct sluice_error *err);
+int maildir_mailbox_watch_paths(struct sluice_storage_box *box, sluice_storage_path_cb *cb,
+                                void *ctx, struct sluice_error *err);
 int maildir_mailbox_scan(struct sluice_storage_box *box, bool take_new,
                          sluice_storage_message_cb *cb, void *ctx, struct sluice_error *err);
 /** Reads cur/ and new/ again (names only) to find files renamed behind our back. */
