@@ -41,11 +41,13 @@ enum {
 	SESSION_EV_DELAY_DONE = 1 << 3,
 	SESSION_EV_SHUTDOWN = 1 << 4,
 	SESSION_EV_CONTINUE = 1 << 5,
+	SESSION_EV_NOTIFY = 1 << 6, /* the mailbox an IDLE waits on changed (cmd-idle.c) */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
+struct idle_wait;
 struct mail_user;
 struct mailbox;
 
@@ -91,6 +93,7 @@ struct session {
 	bool spool_failed;
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
+	struct idle_wait *idle;     /* IDLE in progress (cmd-idle.c): input is read line by line */
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
 	bool closing;     /* close once the output is flushed */

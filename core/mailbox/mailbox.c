@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mailbox/notify.h"
 #include "util/buffer.h"
 #include "util/log.h"
 
@@ -473,6 +474,9 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 			r = sy.ix->txn_commit(sy.txn, err);
 		else
 			sy.ix->txn_abort(sy.txn);
+		/* The sync found changes made outside: sessions waiting in IDLE want them too. */
+		if (r == 0 && sy.modseq != 0)
+			notify_mailbox_changed(mu->user.name, name);
 	}
 	free(sy.slots);
 	free(sy.news);
@@ -589,7 +593,10 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
 			log_corrupt(box);
 		return r;
 	}
-	return ix->txn_commit(txn, err);
+	r = ix->txn_commit(txn, err);
+	if (r == 0 && *n_r > 0)
+		notify_mailbox_changed(box->user->user.name, box->name);
+	return r;
 }
 
 /* Whether two keyword lists name the same keywords, in any order and ASCII case. */
@@ -750,6 +757,7 @@ int mailbox_update_commit(struct mailbox_update *upd, struct sluice_error *err)
 		ix->txn_abort(upd->txn);
 	} else if ((r = ix->txn_commit(upd->txn, err)) == 0 && upd->changed) {
 		upd->box->highestmodseq = upd->state.highestmodseq;
+		notify_mailbox_changed(upd->box->user->user.name, upd->box->name);
 	}
 	upd->txn = NULL;
 	return r;
