@@ -12,7 +12,9 @@
  *
  * The subscription is made before the view is refreshed, so a change that lands between
  * that refresh and the "+" is not lost: it wakes the session a moment later. What an idling
- * session costs is its usual state plus two small allocations.
+ * session costs is its usual state plus two small allocations; the storage side of its
+ * mailbox (Maildir's directory descriptors) is closed while it waits and opened again by
+ * each refresh and at DONE.
  */
 #include "imap/commands.h"
 
@@ -23,6 +25,7 @@
 #include "mailbox/mailbox.h"
 #include "mailbox/notify.h"
 #include "mailbox/user.h"
+#include "util/log.h"
 
 struct idle_wait {
 	struct notify_sub *sub; /* NULL without a selected mailbox */
@@ -64,6 +67,7 @@ void cmd_idle(struct session *s, const struct imap_command *cmd)
 		}
 		/* What changed since the last command is announced before the wait begins. */
 		cmd_refresh_selected(s);
+		mailbox_storage_release(s->selected);
 	}
 	s->idle = w;
 	session_write(s, "+ idling\r\n", 10);
@@ -94,6 +98,16 @@ void cmd_idle_line(struct session *s, const char *line, size_t len)
 		    s, w->tag, "BAD", NULL,
 		    "Only DONE may follow IDLE; IDLE has ended, send the command again.");
 	cmd_idle_end(s);
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	if (s->selected != NULL && mailbox_storage_reopen(s->selected, &err) != 0) {
+		/* Deleted or renamed while the client waited: no command can use it any more. */
+		log_warning("cannot reopen %s after IDLE: %s", s->selected->name,
+		            err.msg[0] ? err.msg : "it no longer exists");
+		session_write(s, "* BYE The selected mailbox no longer exists.\r\n", 46);
+		s->close_reason = "selected mailbox gone";
+		s->closing = true;
+		return;
+	}
 	/* Between commands again: the ordinary limit applies from this line on. */
 	ev_timer_set(&s->idle_timer, s->last_activity_ms + s->conf->s.autologout);
 }
@@ -103,4 +117,5 @@ void cmd_idle_wake(struct session *s)
 	if (s->idle == NULL || s->selected == NULL || s->closing)
 		return; /* a wake-up that was on its way when DONE came */
 	cmd_refresh_selected(s);
+	mailbox_storage_release(s->selected); /* the refresh opened it again */
 }

@@ -137,6 +137,20 @@ void mailbox_close(struct mailbox **boxp)
 	*boxp = NULL;
 }
 
+void mailbox_storage_release(struct mailbox *box)
+{
+	if (box->sbox != NULL)
+		box->user->storage_ops->mailbox_close(box->sbox);
+	box->sbox = NULL;
+}
+
+int mailbox_storage_reopen(struct mailbox *box, struct sluice_error *err)
+{
+	if (box->sbox != NULL)
+		return 0;
+	return box->user->storage_ops->mailbox_open(box->user->storage, box->name, &box->sbox, err);
+}
+
 uint32_t mailbox_count_unseen(const struct mailbox *box)
 {
 	uint32_t n = 0;

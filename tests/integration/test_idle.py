@@ -288,3 +288,48 @@ def test_client_that_vanishes_during_idle_leaves_no_watch(sluice):
         done(d)
     with pytest.raises((Closed, OSError)):
         c.cmd("NOOP")
+
+
+def open_descriptors(server):
+    return len(os.listdir(f"/proc/{server.proc.pid}/fd"))
+
+
+def test_idlers_hold_no_descriptor_but_their_socket(sluice):
+    # A selected Maildir costs four directory descriptors and a login one more for the mail
+    # root (shared by the user's sessions); an idler gives the four back while it waits.
+    with sluice.login() as first:
+        assert first.cmd("SELECT INBOX").status == "OK"
+        idle(first)
+        before = open_descriptors(sluice)
+        idlers = [sluice.login() for _ in range(20)]
+        try:
+            for c in idlers:
+                assert c.cmd("SELECT INBOX").status == "OK"
+                idle(c)
+            grown = open_descriptors(sluice) - before
+            assert grown <= 22, f"20 idlers hold {grown} more descriptors"
+            # And they still hear of new mail, and work normally after DONE.
+            deliver_outside(maildir(sluice), "1700000300.P1Q1.mda")
+            t0 = time.monotonic()
+            for c in idlers:
+                wait_line(c, r"\* 1 EXISTS", t0)
+            done(idlers[0])
+            r = idlers[0].cmd("FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            assert r.status == "OK" and "Subject: hi" in "\n".join(r.untagged), r
+        finally:
+            for c in idlers:
+                c.close()
+        done(first)
+
+
+def test_done_after_the_mailbox_was_deleted_says_bye(sluice):
+    with sluice.login() as c, sluice.login() as other:
+        assert c.cmd("CREATE Gone").status == "OK"
+        assert c.cmd("SELECT Gone").status == "OK"
+        idle(c)
+        assert other.cmd("DELETE Gone").status == "OK"
+        time.sleep(0.2)  # the idler is woken and finds nothing it can read
+        c.send("DONE\r\n")
+        lines = c.wait_closed(timeout=5)
+        assert "i1 OK IDLE terminated." in lines, lines
+        assert "* BYE The selected mailbox no longer exists." in lines, lines

@@ -6,7 +6,8 @@
  *
  * The files of the module, one concern each:
  *   maildir.c        descriptor, settings, init/reload, errors, unique names, dotlocked files
- *   root.c           the mail root of a user: template expansion, creation, user handles
+ *   root.c           the mail root of a user: template expansion, creation, user handles,
+ *                    one shared root descriptor per directory
  *   mutf7.c          modified UTF-7 for folder names on disk (`.Entw&APw-rfe`)
  *   folders.c        canonical names to folder directories, list, create, delete, rename
  *   subscriptions.c  the `subscriptions` file
@@ -53,6 +54,20 @@ struct maildir_settings {
 	bool fsync;
 };
 
+/*
+ * A mail root directory open in this process, shared by every session of its user (see
+ * root.c): 10,000 sessions of one user hold one descriptor, not 10,000.
+ */
+struct maildir_root_ref {
+	struct maildir_root_ref *next;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	unsigned refs;
+};
+
+#define MAILDIR_ROOT_BUCKETS 256
+
 /* The module instance, shared by every thread. */
 struct maildir_ctx {
 	const struct sluice_host *host;
@@ -61,8 +76,10 @@ struct maildir_ctx {
 	/* Serialises read-modify-write of keyword and subscription files in this process;
 	 * the dotlock of maildir_file_replace() guards against other processes. */
 	pthread_mutex_t file_lock;
-	atomic_uint counter;   /* the Q<n> part of unique names */
-	char host_escaped[64]; /* hostname with '/' and ':' escaped as the spec says */
+	atomic_uint counter;        /* the Q<n> part of unique names */
+	char host_escaped[64];      /* hostname with '/' and ':' escaped as the spec says */
+	pthread_mutex_t roots_lock; /* guards roots */
+	struct maildir_root_ref *roots[MAILDIR_ROOT_BUCKETS];
 };
 
 /* Maps a message key to its current file name; see cache.c. */
@@ -86,7 +103,8 @@ struct sluice_storage_user {
 	struct maildir_ctx *ctx;
 	char *name; /* the login name, for log lines */
 	char *root; /* absolute path of the mail root, for log lines and watch paths */
-	int rootfd;
+	int rootfd; /* shared through rootref when that is set; used without a file position */
+	struct maildir_root_ref *rootref;
 	bool fsync;
 	/* Boxes whose cur/ got links that are not yet fsynced (see maildir_user_flush). */
 	struct sluice_storage_box *dirty;
