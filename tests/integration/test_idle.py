@@ -32,6 +32,12 @@ def idle(c, tag="i1"):
         before.append(line)
 
 
+def select_idle(c, mailbox="INBOX"):
+    """SELECTs @mailbox and enters IDLE with tag i1."""
+    assert c.cmd(f"SELECT {mailbox}").status == "OK"
+    assert idle(c) == []
+
+
 def done(c, tag="i1"):
     c.send("DONE\r\n")
     r = c.read_until_tagged(tag)
@@ -101,8 +107,7 @@ def test_idle_before_login_and_with_arguments_is_bad(sluice):
 
 def test_anything_but_done_is_bad_and_ends_idle(sluice):
     with sluice.login() as c:
-        assert c.cmd("SELECT INBOX").status == "OK"
-        idle(c)
+        select_idle(c)
         c.send("a9 NOOP\r\n")
         r = c.read_until_tagged("i1")
         assert r.status == "BAD" and "DONE" in r.text, r
@@ -209,8 +214,7 @@ def test_many_idlers_of_one_mailbox_all_hear_one_append(sluice):
     idlers = [sluice.login() for _ in range(30)]
     try:
         for c in idlers:
-            assert c.cmd("SELECT INBOX").status == "OK"
-            idle(c)
+            select_idle(c)
         with sluice.login() as other:
             append(other)
             t0 = time.monotonic()
@@ -226,8 +230,7 @@ def test_many_idlers_of_one_mailbox_all_hear_one_append(sluice):
 def test_idle_timeout_is_not_autologout(start_sluice):
     server = start_sluice(settings={"autologout": "1s", "imap_idle_timeout": "30m"})
     with server.login() as idler, server.login() as quiet:
-        assert idler.cmd("SELECT INBOX").status == "OK"
-        idle(idler)
+        select_idle(idler)
         lines = quiet.wait_closed(timeout=5)
         assert lines and lines[0].startswith("* BYE"), lines
         time.sleep(0.5)  # well past autologout
@@ -240,8 +243,7 @@ def test_idle_timeout_is_not_autologout(start_sluice):
 def test_idler_is_disconnected_after_imap_idle_timeout(start_sluice):
     server = start_sluice(settings={"autologout": "30m", "imap_idle_timeout": "2s"})
     with server.login() as c:
-        assert c.cmd("SELECT INBOX").status == "OK"
-        idle(c)
+        select_idle(c)
         t0 = time.monotonic()
         lines = c.wait_closed(timeout=10)
         took = time.monotonic() - t0
@@ -263,8 +265,7 @@ def test_shutdown_says_bye_to_an_idler(start_sluice):
     server = start_sluice()
     c = server.login()
     try:
-        assert c.cmd("SELECT INBOX").status == "OK"
-        idle(c)
+        select_idle(c)
         server.stop()
         lines = c.wait_closed(timeout=5)
         assert "* BYE Server shutting down." in lines, lines
@@ -274,14 +275,12 @@ def test_shutdown_says_bye_to_an_idler(start_sluice):
 
 def test_client_that_vanishes_during_idle_leaves_no_watch(sluice):
     c = sluice.login()
-    assert c.cmd("SELECT INBOX").status == "OK"
-    idle(c)
+    select_idle(c)
     c.close()
     sluice.wait_for_log("disconnect", "client closed")
     # The server goes on serving idlers, and the first idler of the box watches it anew.
     with sluice.login() as d:
-        assert d.cmd("SELECT INBOX").status == "OK"
-        idle(d)
+        select_idle(d)
         t0 = time.monotonic()
         deliver_outside(maildir(sluice), "1700000200.P1Q1.mda")
         wait_line(d, r"\* 1 EXISTS", t0)
@@ -298,14 +297,12 @@ def test_idlers_hold_no_descriptor_but_their_socket(sluice):
     # A selected Maildir costs four directory descriptors and a login one more for the mail
     # root (shared by the user's sessions); an idler gives the four back while it waits.
     with sluice.login() as first:
-        assert first.cmd("SELECT INBOX").status == "OK"
-        idle(first)
+        select_idle(first)
         before = open_descriptors(sluice)
         idlers = [sluice.login() for _ in range(20)]
         try:
             for c in idlers:
-                assert c.cmd("SELECT INBOX").status == "OK"
-                idle(c)
+                select_idle(c)
             grown = open_descriptors(sluice) - before
             assert grown <= 22, f"20 idlers hold {grown} more descriptors"
             # And they still hear of new mail, and work normally after DONE.
