@@ -211,7 +211,7 @@ def test_a_burst_of_deliveries_is_announced_in_few_lines(sluice):
 
 
 def test_many_idlers_of_one_mailbox_all_hear_one_append(sluice):
-    idlers = [sluice.login() for _ in range(30)]
+    idlers = [sluice.login() for _ in range(10)]
     try:
         for c in idlers:
             select_idle(c)
