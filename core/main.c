@@ -22,6 +22,7 @@
 #include "conf/server-conf.h"
 #include "conf/settings.h"
 #include "imap/session.h"
+#include "mailbox/notify.h"
 #include "net/event.h"
 #include "net/listener.h"
 #include "server.h"
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ev_set_batch_hook(on_batch);
+	notify_init(); /* without inotify, IDLE still hears of this server's own changes */
 	listeners_start();
 	log_info("sluiced %s started with %u workers", SLUICE_VERSION, ev_worker_count());
 
@@ -207,6 +209,7 @@ int main(int argc, char **argv)
 
 	ev_timer_cancel(&shutdown_deadline);
 	listeners_free();
+	notify_shutdown();
 	ev_shutdown();
 	close(signal_source.fd);
 	session_reap();

@@ -44,7 +44,7 @@ const struct sluice_setting server_settings_table[] = {
                             "how long a client may stay connected without logging in"),
     SLUICE_SETTING_DURATION("autologout", S, autologout, "30m", MS(1), 0,
                             "how long a logged-in client may stay silent before it is "
-                            "disconnected (IDLE included)"),
+                            "disconnected (outside IDLE)"),
     SLUICE_SETTING_DURATION("auth_failure_delay", S, auth_failure_delay, "2s", 0, MS(60),
                             "how long the answer to a failed login is delayed"),
     SLUICE_SETTING_SIZE("max_literal", S, max_literal, "64M", 0, UINT64_C(1) << 30,
@@ -64,6 +64,12 @@ const struct sluice_setting server_settings_table[] = {
     SLUICE_SETTING_BOOL("copy_keeps_metadata", S, copy_keeps_metadata, "yes",
                         "COPY and MOVE keep flags, keywords and INTERNALDATE; no gives "
                         "copies no flags and the time of the copy"),
+    SLUICE_SETTING_BOOL("imap_idle", S, imap_idle, "yes",
+                        "offer IDLE (RFC 2177): new mail, expunges and flag changes are "
+                        "pushed to waiting clients; no removes it from CAPABILITY"),
+    SLUICE_SETTING_DURATION("imap_idle_timeout", S, imap_idle_timeout, "30m", MS(1), 0,
+                            "how long a client may stay in IDLE without sending anything "
+                            "before it is disconnected"),
     SLUICE_SETTING_END,
 };
 #undef S

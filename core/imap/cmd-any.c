@@ -12,6 +12,8 @@ void session_write_capabilities(struct session *s)
 	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
 	if (authed) {
 		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE");
+		if (s->conf->s.imap_idle)
+			session_printf(s, " IDLE");
 		return;
 	}
 	if (s->tls_state == SESSION_TLS_OFF && s->tls != NULL &&

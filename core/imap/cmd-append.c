@@ -29,6 +29,7 @@
 #include "imap/datetime.h"
 #include "imap/flags.h"
 #include "mailbox/mailbox.h"
+#include "mailbox/notify.h"
 #include "util/log.h"
 
 #define APPEND_USAGE "mailbox [(flags)] [\"date-time\"] {literal}"
@@ -289,6 +290,7 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 		               err.msg[0] ? err.msg : "The message could not be stored.");
 		goto out;
 	}
+	notify_mailbox_changed(mu->user.name, canonical);
 	if (selected)
 		cmd_refresh_selected(s);
 	char code[64];

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "mailbox/mailbox.h"
+#include "mailbox/notify.h"
 #include "util/log.h"
 
 /* One COPY: the source messages, and what became of each. */
@@ -240,6 +241,8 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 		               err.msg[0] ? err.msg : "The messages could not be copied.");
 		goto out;
 	}
+	if (job.done > 0)
+		notify_mailbox_changed(s->mail->user.name, job.dest);
 	if (job.done > 0 && !copyuid_code(&job, &code)) {
 		/* The copy is made; only the report of its UIDs is lost. */
 		buf_free(&code);

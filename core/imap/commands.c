@@ -48,11 +48,7 @@ static const struct imap_command_def command_table[] = {
 	{"FETCH", IMAP_STATE_SELECTED, cmd_fetch, true},
 	{"STORE", IMAP_STATE_SELECTED, cmd_store, true},
 	{"SEARCH", IMAP_STATE_SELECTED, cmd_search, true},
-};
-
-/* Commands a client may reasonably send that this server does not offer yet. */
-static const char *const commands_known_elsewhere[] = {
-	"IDLE",
+	{"IDLE", IMAP_STATE_AUTH | IMAP_STATE_SELECTED, cmd_idle, false},
 };
 
 static const char *state_words(unsigned states)
@@ -140,17 +136,6 @@ static const struct imap_command_def *command_prepare(struct session *s, const s
 	}
 	def = command_find(cmd->name);
 	if (def == NULL) {
-		for (size_t i = 0; i < sizeof(commands_known_elsewhere) / sizeof(char *); i++) {
-			if (strcmp(commands_known_elsewhere[i], cmd->name) == 0) {
-				if (s->state == IMAP_STATE_NOT_AUTH)
-					session_tagged(s, cmd->tag, "BAD", NULL,
-						       "Log in first: %s is not allowed before login.", cmd->name);
-				else
-					session_tagged(s, cmd->tag, "BAD", NULL,
-						       "%s is not supported by this server yet.", cmd->name);
-				return NULL;
-			}
-		}
 		/* The name is an atom (the parser checked), short enough to echo. */
 		session_tagged(s, cmd->tag, "BAD", NULL, "Unknown command %.40s.", cmd->name);
 		return NULL;

@@ -92,6 +92,14 @@ void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n);
 void cmd_refresh_selected(struct session *s);
 /* cmd-search.c */
 imap_command_fn cmd_search;
+/* cmd-idle.c */
+imap_command_fn cmd_idle;
+/** A line the client sent during IDLE (NULL for one too long): DONE ends it, anything else is BAD. */
+void cmd_idle_line(struct session *s, const char *line, size_t len);
+/** The mailbox the session idles on changed (SESSION_EV_NOTIFY): sends what changed. */
+void cmd_idle_wake(struct session *s);
+/** Ends an IDLE without answering (the connection is closing); nothing when none runs. */
+void cmd_idle_end(struct session *s);
 /* cmd-auth.c */
 imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);

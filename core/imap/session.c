@@ -465,7 +465,9 @@ static void session_start(struct session *s)
 
 static void session_check_idle(struct session *s)
 {
-	uint64_t limit = s->state == IMAP_STATE_NOT_AUTH ? s->conf->s.preauth_timeout : s->conf->s.autologout;
+	uint64_t limit = s->state == IMAP_STATE_NOT_AUTH ? s->conf->s.preauth_timeout
+	                 : s->idle != NULL              ? s->conf->s.imap_idle_timeout
+	                                                : s->conf->s.autologout;
 	uint64_t now = ev_now_ms();
 	if (s->closing)
 		return;
@@ -565,19 +567,25 @@ static bool session_handle_input(struct session *s)
 	size_t used = 0;
 	enum imap_parse_result r;
 
-	if (s->sasl != NULL) {
+	if (s->sasl != NULL || s->idle != NULL) {
 		const char *line;
 		size_t len;
 		r = imap_parser_feed_line(s->parser, buf_head(&s->in), buf_len(&s->in), &used, &line, &len);
 		buf_consume(&s->in, used);
 		if (r == IMAP_PARSE_COMMAND) {
 			s->last_activity_ms = ev_now_ms();
-			cmd_authenticate_continue(s, line, len);
+			if (s->sasl != NULL)
+				cmd_authenticate_continue(s, line, len);
+			else
+				cmd_idle_line(s, line, len);
 			imap_parser_next(s->parser);
 			return true;
 		}
 		if (r == IMAP_PARSE_ERROR) {
-			cmd_authenticate_abort(s, imap_parser_error(s->parser)->message);
+			if (s->sasl != NULL)
+				cmd_authenticate_abort(s, imap_parser_error(s->parser)->message);
+			else
+				cmd_idle_line(s, NULL, 0);
 			imap_parser_next(s->parser);
 			return true;
 		}
@@ -731,6 +739,7 @@ static void session_close(struct session *s)
 		 s->close_reason ? s->close_reason : "closed", (unsigned long long)secs,
 		 (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
 	policy_disconnect(s);
+	cmd_idle_end(s); /* no wake-up may reach the session once it is in the graveyard */
 	ev_timer_cancel(&s->idle_timer);
 	ev_timer_cancel(&s->delay_timer);
 	ev_remove(&s->src);
@@ -828,6 +837,8 @@ static void session_job_run(struct ev_job *job)
 		s->wake_pending = true;
 	if ((events & SESSION_EV_HANGUP) && s->waiting)
 		s->hangup = true;
+	if (events & SESSION_EV_NOTIFY)
+		cmd_idle_wake(s);
 	if ((events & SESSION_EV_SHUTDOWN) && !s->closing) {
 		s->hold_output = false;
 		session_write(s, "* BYE Server shutting down.\r\n", 29);

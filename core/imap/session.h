@@ -43,11 +43,13 @@ enum {
 	SESSION_EV_CONTINUE = 1 << 5,
 	SESSION_EV_WAKE = 1 << 6,   /* a policy module woke a parked command */
 	SESSION_EV_HANGUP = 1 << 7, /* the peer closed or the socket failed */
+	SESSION_EV_NOTIFY = 1 << 8, /* the mailbox an IDLE waits on changed (cmd-idle.c) */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
+struct idle_wait;
 struct mail_user;
 struct mailbox;
 
@@ -104,6 +106,7 @@ struct session {
 	bool spool_failed;
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
+	struct idle_wait *idle;     /* IDLE in progress (cmd-idle.c): input is read line by line */
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
 	bool closing;     /* close once the output is flushed */

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "mailbox/notify.h"
 #include "util/buffer.h"
 #include "util/log.h"
 
@@ -134,6 +135,20 @@ void mailbox_close(struct mailbox **boxp)
 	free(box->name);
 	free(box);
 	*boxp = NULL;
+}
+
+void mailbox_storage_release(struct mailbox *box)
+{
+	if (box->sbox != NULL)
+		box->user->storage_ops->mailbox_close(box->sbox);
+	box->sbox = NULL;
+}
+
+int mailbox_storage_reopen(struct mailbox *box, struct sluice_error *err)
+{
+	if (box->sbox != NULL)
+		return 0;
+	return box->user->storage_ops->mailbox_open(box->user->storage, box->name, &box->sbox, err);
 }
 
 uint32_t mailbox_count_unseen(const struct mailbox *box)
@@ -473,6 +488,9 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 			r = sy.ix->txn_commit(sy.txn, err);
 		else
 			sy.ix->txn_abort(sy.txn);
+		/* The sync found changes made outside: sessions waiting in IDLE want them too. */
+		if (r == 0 && sy.modseq != 0)
+			notify_mailbox_changed(mu->user.name, name);
 	}
 	free(sy.slots);
 	free(sy.news);
@@ -589,7 +607,10 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
 			log_corrupt(box);
 		return r;
 	}
-	return ix->txn_commit(txn, err);
+	r = ix->txn_commit(txn, err);
+	if (r == 0 && *n_r > 0)
+		notify_mailbox_changed(box->user->user.name, box->name);
+	return r;
 }
 
 /* Whether two keyword lists name the same keywords, in any order and ASCII case. */
@@ -750,6 +771,7 @@ int mailbox_update_commit(struct mailbox_update *upd, struct sluice_error *err)
 		ix->txn_abort(upd->txn);
 	} else if ((r = ix->txn_commit(upd->txn, err)) == 0 && upd->changed) {
 		upd->box->highestmodseq = upd->state.highestmodseq;
+		notify_mailbox_changed(upd->box->user->user.name, upd->box->name);
 	}
 	upd->txn = NULL;
 	return r;

@@ -86,6 +86,20 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 /** Frees the view and closes the storage box; nothing is expunged. NULL is accepted. */
 void mailbox_close(struct mailbox **box);
 
+/**
+ * Closes the storage side of an open mailbox (Maildir: four directory descriptors) while
+ * its session waits in IDLE, so that 10,000 idlers do not hold 40,000 descriptors. The
+ * view stays; mailbox_refresh works without the storage side (it opens the mailbox anew)
+ * and leaves it open. Nothing else may use box->sbox until mailbox_storage_reopen.
+ */
+void mailbox_storage_release(struct mailbox *box);
+/**
+ * Opens the storage side again after mailbox_storage_release; nothing when it is open.
+ * @return 0; SLUICE_NOTFOUND when the mailbox is gone (deleted or renamed meanwhile); a
+ *         negative code with err filled.
+ */
+int mailbox_storage_reopen(struct mailbox *box, struct sluice_error *err);
+
 /** The key of a message in the view. */
 static inline const char *mailbox_msg_key(const struct mailbox *box, const struct mailbox_msg *m)
 {

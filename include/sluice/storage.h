@@ -23,6 +23,7 @@
 #define SLUICE_STORAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -46,6 +47,8 @@ struct sluice_storage_message {
 /** Called once per message or mailbox; return non-zero to stop early (that value is returned). */
 typedef int sluice_storage_message_cb(void *ctx, const struct sluice_storage_message *msg);
 typedef int sluice_storage_mailbox_cb(void *ctx, const char *name, uint32_t attributes);
+/** Called once per directory path; return non-zero to stop early (that value is returned). */
+typedef int sluice_storage_path_cb(void *ctx, const char *path);
 
 struct sluice_storage_ops {
 	uint32_t size; /**< sizeof(struct sluice_storage_ops) as compiled into the module */
@@ -162,6 +165,36 @@ struct sluice_storage_ops {
 			     time_t mtime, struct sluice_pool *pool, const char **key_r, struct sluice_error *err);
 	/** @brief Throws the temporary file away and frees the handle (a client disconnected). */
 	void (*append_abort)(struct sluice_storage_append *append);
+
+	/* ---- appended in ABI 1.1: read ops->size before using what follows ---- */
+
+	/**
+	 * @brief Names the directories whose entries change whenever a message of the mailbox
+	 * appears, disappears or changes its flags (Maildir: new/ and cur/), so that the core
+	 * can watch them with inotify and tell IDLE clients about changes made by other
+	 * programs (a delivery agent, mutt) within a second.
+	 * @param[in] cb  called once per directory with its absolute path, which is borrowed
+	 *                for the call; its non-zero return stops the walk
+	 * @param[in] ctx passed to @p cb
+	 * @return 0, the callback's non-zero value, or a negative code with err filled.
+	 * Optional: a module may leave it NULL, and one built against ABI 1.0 does not have
+	 * it. The core then learns of changes made by other programs only when a session
+	 * looks (NOOP, SELECT); changes made through Sluice still reach IDLE clients at once.
+	 * Worker thread. The core watches the paths only while a client idles in the mailbox;
+	 * the module need not keep them open or stable beyond the call.
+	 */
+	int (*mailbox_watch_paths)(struct sluice_storage_box *box, sluice_storage_path_cb *cb, void *ctx,
+				   struct sluice_error *err);
 };
+
+/** The size of struct sluice_storage_ops at ABI 1.0, the least a storage module may bring. */
+#define SLUICE_STORAGE_OPS_SIZE_1_0 offsetof(struct sluice_storage_ops, mailbox_watch_paths)
+
+/*
+ * Caveats
+ * - Ops appended after ABI 1.0 (mailbox_watch_paths) are absent from a module built against
+ *   older headers: its ops->size is smaller. The core checks the size, and NULL, before
+ *   calling one; a module may do the same with a host table (see module.h).
+ */
 
 #endif

@@ -1,8 +1,13 @@
-"""Real clients: Python's imaplib, curl and openssl s_client, as users will run them."""
+"""Real clients: Python's imaplib, curl and openssl s_client, as users will run them.
+
+Python 3.11's imaplib has no idle(); the IDLE test drives RFC 2177 with raw lines on the
+imaplib connection (send/readline), as a small script that wants push mail would.
+"""
 
 import imaplib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -98,3 +103,47 @@ def test_openssl_s_client_verifies_certificate_on_implicit_tls(sluice, tool, tls
             stdin="a LOGOUT\n")
     assert "Verify return code: 0 (ok)" in r.stdout, (r.stdout, r.stderr)
     assert "* OK [CAPABILITY" in r.stdout
+
+
+def imaplib_read_until(c, done, timeout):
+    """Lines (without CRLF) from an imaplib connection until done(line); bounded in time."""
+    lines = []
+    deadline = time.monotonic() + timeout
+    while not lines or not done(lines[-1]):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"nothing matching within {timeout}s; read {lines}"
+        c.sock.settimeout(remaining)
+        line = c.readline()
+        assert line, f"connection closed; read {lines}"
+        lines.append(line.rstrip(b"\r\n"))
+    return lines
+
+
+def test_imaplib_idle_hears_new_mail_within_a_second_and_done_resumes(sluice):
+    c = imaplib.IMAP4_SSL(HOST, sluice.tls_port, ssl_context=client_tls_context(), timeout=10)
+    other = imaplib.IMAP4(HOST, sluice.plain_port, timeout=10)
+    try:
+        assert c.login("demo", "demo")[0] == "OK"
+        assert b" IDLE" in c.capability()[1][0]
+        assert c.select("INBOX") == ("OK", [b"0"])
+        assert other.login("demo", "demo")[0] == "OK"
+
+        tag = c._new_tag()
+        c.send(tag + b" IDLE\r\n")
+        assert imaplib_read_until(c, lambda l: l.startswith(b"+"), 5) == [b"+ idling"]
+        assert other.append("INBOX", None, None, b"Subject: pushed\r\n\r\nbody\r\n")[0] == "OK"
+        t0 = time.monotonic()
+        lines = imaplib_read_until(c, lambda l: l.endswith(b" EXISTS"), 1.0)
+        assert lines[-1] == b"* 1 EXISTS", lines
+        assert time.monotonic() - t0 < 1.0
+
+        c.send(b"DONE\r\n")
+        lines = imaplib_read_until(c, lambda l: l.startswith(tag + b" "), 5)
+        assert lines[-1] == tag + b" OK IDLE terminated.", lines
+        # imaplib's own commands work on the same connection afterwards.
+        c.sock.settimeout(10)
+        typ, data = c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        assert typ == "OK" and b"Subject: pushed" in data[0][1], data
+    finally:
+        c.logout()
+        other.logout()

@@ -238,6 +238,16 @@ static void test_short_ops_table_is_refused(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
 
+/* A module built against ABI 1.0 lacks the storage ops 1.1 appended, and still loads. */
+static void test_storage_module_of_abi_1_0_is_accepted(void)
+{
+	int rc;
+	const char *msg = open_msg(FIXTURE("oldstorage"), "storage", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msg, "");
+	CU_ASSERT(SLUICE_STORAGE_OPS_SIZE_1_0 < sizeof(struct sluice_storage_ops));
+}
+
 /* ---- module sets ----------------------------------------------------------------------- */
 
 /* Calls a policy hook of @p inst for a client at @p ip logged in as @p user (or NULL). */
@@ -525,6 +535,7 @@ static CU_TestInfo loader_tests[] = {
     {"kind must fit the block keyword", test_kind_must_fit_the_block_keyword},
     {"NULL ops table is refused", test_null_ops_table_is_refused},
     {"short ops table is refused", test_short_ops_table_is_refused},
+    {"storage module of ABI 1.0 is accepted", test_storage_module_of_abi_1_0_is_accepted},
     {"set loads settings, inits, reloads and destroys",
      test_set_loads_settings_inits_reloads_and_destroys},
     {"settings errors carry file and line", test_settings_errors_carry_file_and_line},

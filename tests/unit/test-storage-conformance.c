@@ -18,11 +18,14 @@
  */
 #include <CUnit/CUnit.h>
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -947,6 +950,106 @@ static void test_flag_change_by_another_program_is_seen(void)
 	CU_ASSERT_EQUAL(m->flags, SLUICE_FLAG_SEEN | SLUICE_FLAG_ANSWERED);
 }
 
+/* --- watching for IDLE (ABI 1.1, optional) --- */
+
+struct sc_paths {
+	char paths[8][512];
+	size_t n;
+	int stop_with; /* the callback returns this after the first path; 0 = never */
+};
+
+static int paths_cb(void *ctx, const char *path)
+{
+	struct sc_paths *p = ctx;
+	if (p->n < 8)
+		snprintf(p->paths[p->n++], sizeof(p->paths[0]), "%s", path);
+	return p->stop_with;
+}
+
+static bool sc_has_watch_paths(void)
+{
+	if (sc_ops->size >= offsetof(struct sluice_storage_ops, mailbox_watch_paths) +
+	                        sizeof(sc_ops->mailbox_watch_paths) &&
+	    sc_ops->mailbox_watch_paths != NULL)
+		return true;
+	printf("\n    (module %s names no directories to watch; skipped) ", sc_mod->name);
+	return false;
+}
+
+/* Events queued on @p fd now; the kernel queues them during the call that changed the file. */
+static size_t sc_drain(int fd)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	size_t events = 0;
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t pos = 0; pos < n;) {
+			struct inotify_event ev;
+			memcpy(&ev, buf + pos, sizeof(ev));
+			pos += (ssize_t)(sizeof(ev) + ev.len);
+			events++;
+		}
+	}
+	return events;
+}
+
+static int sc_watch(const struct sc_paths *p)
+{
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	for (size_t i = 0; i < p->n; i++)
+		CU_ASSERT(inotify_add_watch(fd, p->paths[i], IN_CREATE | IN_DELETE | IN_MOVED_FROM |
+		                                                 IN_MOVED_TO | IN_ONLYDIR) >= 0);
+	return fd;
+}
+
+static void test_watch_paths_name_directories_that_see_every_change(void)
+{
+	struct sluice_storage_box *box, *other;
+	struct sc_paths inbox = {0}, sub = {0}, first = {.stop_with = 5};
+	const struct sc_backend *b;
+	const char *key;
+	struct stat st;
+	int fd;
+
+	if (!sc_has_watch_paths())
+		return;
+	create_ok("Sub");
+	box = box_open_ok("INBOX");
+	other = box_open_ok("Sub");
+	CU_ASSERT_EQUAL_FATAL(sc_ops->mailbox_watch_paths(box, paths_cb, &inbox, &fx.err), 0);
+	CU_ASSERT_EQUAL_FATAL(sc_ops->mailbox_watch_paths(other, paths_cb, &sub, &fx.err), 0);
+	CU_ASSERT_FATAL(inbox.n > 0 && sub.n > 0);
+	for (size_t i = 0; i < inbox.n; i++) {
+		CU_ASSERT_EQUAL(inbox.paths[i][0], '/');
+		CU_ASSERT(stat(inbox.paths[i], &st) == 0 && S_ISDIR(st.st_mode));
+		for (size_t j = 0; j < sub.n; j++)
+			CU_ASSERT_STRING_NOT_EQUAL(inbox.paths[i], sub.paths[j]);
+	}
+	CU_ASSERT_EQUAL(sc_ops->mailbox_watch_paths(box, paths_cb, &first, &fx.err), 5);
+	CU_ASSERT_EQUAL(first.n, 1);
+
+	fd = sc_watch(&inbox);
+	CU_ASSERT_EQUAL(sc_drain(fd), 0);
+	key = append_ok(box, sc_text, 0, "", sc_date);
+	CU_ASSERT(sc_drain(fd) > 0);
+	CU_ASSERT_EQUAL(scan_ok(box, true)->count, 1);
+	sc_drain(fd);
+	expect(sc_ops->message_set_flags(box, key, SLUICE_FLAG_SEEN, "", &fx.err), 0);
+	CU_ASSERT(sc_drain(fd) > 0);
+	expect(sc_ops->message_expunge(box, key, &fx.err), 0);
+	CU_ASSERT(sc_drain(fd) > 0);
+	/* Another mailbox's changes are not this one's. */
+	append_ok(other, sc_text, 0, "", sc_date);
+	CU_ASSERT_EQUAL(sc_drain(fd), 0);
+	b = sc_backend();
+	if (b != NULL) {
+		CU_ASSERT_EQUAL_FATAL(b->deliver(fx.dir, sc_text), 0);
+		CU_ASSERT(sc_drain(fd) > 0);
+	}
+	close(fd);
+}
+
 static int sc_suite_init(void)
 {
 	const char *path = getenv("SLUICE_STORAGE_MODULE");
@@ -1004,6 +1107,8 @@ static CU_TestInfo sc_tests[] = {
     {"scan stops with the callback's value", test_scan_stops_with_the_callbacks_value},
     {"delivery by another program is recent once", test_delivery_by_another_program_is_recent_once},
     {"flag change by another program is seen", test_flag_change_by_another_program_is_seen},
+    {"watch paths name directories that see every change",
+     test_watch_paths_name_directories_that_see_every_change},
     CU_TEST_INFO_NULL,
 };
 

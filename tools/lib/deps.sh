@@ -11,7 +11,7 @@
 SLUICE_DEPS=(
 	cmake gcc make pkg-config
 	libssl-dev liblmdb-dev libpam0g-dev libcrypt-dev libcunit1-dev libpam-wrapper
-	openssl curl ca-certificates python3 python3-pytest isync procps
+	openssl curl ca-certificates python3 python3-pytest isync offlineimap3 procps
 )
 
 # Prints the names among "$@" that dpkg does not report as installed.

@@ -221,6 +221,33 @@ int maildir_mailbox_stamp(struct sluice_storage_box *box, uint8_t stamp_r[32],
 	return 0;
 }
 
+/*
+ * new/ and cur/ are where every change shows: a delivery renames into new/, a claim moves a
+ * file from new/ to cur/, a flag change renames within cur/, an expunge unlinks. A keyword
+ * file change alone does not matter: the renames that use a new letter come with it.
+ */
+int maildir_mailbox_watch_paths(struct sluice_storage_box *box, sluice_storage_path_cb *cb,
+                                void *ctx, struct sluice_error *err)
+{
+	static const char *const subs[] = {"new", "cur"};
+	bool inbox = strcmp(box->dir, ".") == 0;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		int n = inbox ? snprintf(path, sizeof(path), "%s/%s", box->user->root, subs[i])
+		              : snprintf(path, sizeof(path), "%s/%s/%s", box->user->root, box->dir,
+		                         subs[i]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			return maildir_syserr(box->user, err, SLUICE_E_IO, ENAMETOOLONG,
+			                      MAILDIR_MSG_INTERNAL, "the path of %s/%s/%s",
+			                      box->user->root, box->dir, subs[i]);
+		int r = cb(ctx, path);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 static DIR *maildir_reopen(int fd)
 {
 	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -262,6 +262,7 @@ static int maildir_init(const struct sluice_host *host, const void *conf, void *
 	ctx->set = conf;
 	pthread_mutex_init(&ctx->conf_lock, NULL);
 	pthread_mutex_init(&ctx->file_lock, NULL);
+	pthread_mutex_init(&ctx->roots_lock, NULL);
 	atomic_init(&ctx->counter, 0);
 	if (gethostname(hostname, sizeof(hostname)) != 0 || hostname[0] == '\0')
 		snprintf(hostname, sizeof(hostname), "localhost");
@@ -278,6 +279,7 @@ static void maildir_deinit(void *modctx)
 		return;
 	pthread_mutex_destroy(&ctx->conf_lock);
 	pthread_mutex_destroy(&ctx->file_lock);
+	pthread_mutex_destroy(&ctx->roots_lock);
 	free(ctx);
 }
 
@@ -312,6 +314,7 @@ static const struct sluice_storage_ops maildir_ops = {
     .append_begin = maildir_append_begin,
     .append_commit = maildir_append_commit,
     .append_abort = maildir_append_abort,
+    .mailbox_watch_paths = maildir_mailbox_watch_paths,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_STORAGE, .name = "maildir", .version = MAILDIR_VERSION,

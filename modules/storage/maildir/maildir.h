@@ -6,11 +6,12 @@
  *
  * The files of the module, one concern each:
  *   maildir.c        descriptor, settings, init/reload, errors, unique names, dotlocked files
- *   root.c           the mail root of a user: template expansion, creation, user handles
+ *   root.c           the mail root of a user: template expansion, creation, user handles,
+ *                    one shared root descriptor per directory
  *   mutf7.c          modified UTF-7 for folder names on disk (`.Entw&APw-rfe`)
  *   folders.c        canonical names to folder directories, list, create, delete, rename
  *   subscriptions.c  the `subscriptions` file
- *   box.c            opening a folder (with repair and tmp/ cleanup), stamp and scan
+ *   box.c            opening a folder (with repair and tmp/ cleanup), stamp, watch paths, scan
  *   filename.c       message file names: key, `,S=` size, `:2,` info letters
  *   cache.c          the per-box table from message key to current file name
  *   keywords.c       the per-folder `dovecot-keywords` file
@@ -53,6 +54,20 @@ struct maildir_settings {
 	bool fsync;
 };
 
+/*
+ * A mail root directory open in this process, shared by every session of its user (see
+ * root.c): 10,000 sessions of one user hold one descriptor, not 10,000.
+ */
+struct maildir_root_ref {
+	struct maildir_root_ref *next;
+	dev_t dev;
+	ino_t ino;
+	int fd;
+	unsigned refs;
+};
+
+#define MAILDIR_ROOT_BUCKETS 256
+
 /* The module instance, shared by every thread. */
 struct maildir_ctx {
 	const struct sluice_host *host;
@@ -61,8 +76,10 @@ struct maildir_ctx {
 	/* Serialises read-modify-write of keyword and subscription files in this process;
 	 * the dotlock of maildir_file_replace() guards against other processes. */
 	pthread_mutex_t file_lock;
-	atomic_uint counter;   /* the Q<n> part of unique names */
-	char host_escaped[64]; /* hostname with '/' and ':' escaped as the spec says */
+	atomic_uint counter;        /* the Q<n> part of unique names */
+	char host_escaped[64];      /* hostname with '/' and ':' escaped as the spec says */
+	pthread_mutex_t roots_lock; /* guards roots */
+	struct maildir_root_ref *roots[MAILDIR_ROOT_BUCKETS];
 };
 
 /* Maps a message key to its current file name; see cache.c. */
@@ -85,8 +102,9 @@ struct maildir_keywords {
 struct sluice_storage_user {
 	struct maildir_ctx *ctx;
 	char *name; /* the login name, for log lines */
-	char *root; /* absolute path of the mail root, for log lines only */
-	int rootfd;
+	char *root; /* absolute path of the mail root, for log lines and watch paths */
+	int rootfd; /* shared through rootref when that is set; used without a file position */
+	struct maildir_root_ref *rootref;
 	bool fsync;
 	/* Boxes whose cur/ got links that are not yet fsynced (see maildir_user_flush). */
 	struct sluice_storage_box *dirty;
@@ -177,6 +195,8 @@ int maildir_mailbox_open(struct sluice_storage_user *user, const char *name,
 void maildir_mailbox_close(struct sluice_storage_box *box);
 int maildir_mailbox_stamp(struct sluice_storage_box *box, uint8_t stamp_r[32],
                           struct sluice_error *err);
+int maildir_mailbox_watch_paths(struct sluice_storage_box *box, sluice_storage_path_cb *cb,
+                                void *ctx, struct sluice_error *err);
 int maildir_mailbox_scan(struct sluice_storage_box *box, bool take_new,
                          sluice_storage_message_cb *cb, void *ctx, struct sluice_error *err);
 /** Reads cur/ and new/ again (names only) to find files renamed behind our back. */

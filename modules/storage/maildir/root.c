@@ -10,7 +10,8 @@
  * name a directory outside the one the template was written for (`../root`, `.`, `a/b`).
  *
  * The root is created (mode 0700, with any missing parents) together with its cur/, new/
- * and tmp/; afterwards every operation works relative to a descriptor of it.
+ * and tmp/; afterwards every operation works relative to a descriptor of it, one per
+ * directory in the process, shared by every session of that user.
  */
 #include "maildir.h"
 
@@ -206,6 +207,62 @@ static int maildir_mkdirs(char *path)
 	}
 }
 
+/*
+ * Shares the root descriptor just opened with the other sessions of the same directory
+ * (device and inode, so a root that was removed and made again gets a descriptor of its
+ * own). Every use of the descriptor is an *at() call or a reopen of ".", none moves a file
+ * position, so sharing it between threads is safe. Without memory the session keeps its own.
+ */
+static void maildir_root_share(struct sluice_storage_user *u, const struct stat *st)
+{
+	struct maildir_ctx *ctx = u->ctx;
+	size_t at = ((size_t)st->st_ino ^ (size_t)st->st_dev) % MAILDIR_ROOT_BUCKETS;
+	struct maildir_root_ref *r;
+
+	pthread_mutex_lock(&ctx->roots_lock);
+	for (r = ctx->roots[at]; r != NULL; r = r->next)
+		if (r->dev == st->st_dev && r->ino == st->st_ino)
+			break;
+	if (r != NULL) {
+		close(u->rootfd);
+		u->rootfd = r->fd;
+		r->refs++;
+	} else if ((r = calloc(1, sizeof(*r))) != NULL) {
+		r->dev = st->st_dev;
+		r->ino = st->st_ino;
+		r->fd = u->rootfd;
+		r->refs = 1;
+		r->next = ctx->roots[at];
+		ctx->roots[at] = r;
+	}
+	u->rootref = r;
+	pthread_mutex_unlock(&ctx->roots_lock);
+}
+
+/* Gives the root descriptor back; the last session of a root closes it. */
+static void maildir_root_unshare(struct sluice_storage_user *u)
+{
+	struct maildir_ctx *ctx = u->ctx;
+	struct maildir_root_ref *r = u->rootref;
+
+	if (r == NULL) {
+		if (u->rootfd >= 0)
+			close(u->rootfd);
+		return;
+	}
+	pthread_mutex_lock(&ctx->roots_lock);
+	if (--r->refs == 0) {
+		size_t at = ((size_t)r->ino ^ (size_t)r->dev) % MAILDIR_ROOT_BUCKETS;
+		struct maildir_root_ref **p = &ctx->roots[at];
+		while (*p != r)
+			p = &(*p)->next;
+		*p = r->next;
+		close(r->fd);
+		free(r);
+	}
+	pthread_mutex_unlock(&ctx->roots_lock);
+}
+
 static int maildir_root_prepare(struct sluice_storage_user *u, const struct sluice_user *user,
                                 struct sluice_error *err)
 {
@@ -227,6 +284,7 @@ static int maildir_root_prepare(struct sluice_storage_user *u, const struct slui
 	if (fstat(u->rootfd, &st) != 0)
 		return maildir_syserr(u, err, SLUICE_E_IO, errno, MAILDIR_MSG_INTERNAL,
 		                      "stat of %s", u->root);
+	maildir_root_share(u, &st);
 	if (user->uid != (uid_t)-1 && st.st_uid != user->uid) {
 		u->ctx->host->log(u->ctx->host, SLUICE_LOG_ERROR,
 		                  "%s belongs to uid %ld, not to %s (uid %ld)", u->root,
@@ -289,8 +347,7 @@ void maildir_user_close(struct sluice_storage_user *user)
 	if (user == NULL)
 		return;
 	maildir_user_flush(user);
-	if (user->rootfd >= 0)
-		close(user->rootfd);
+	maildir_root_unshare(user);
 	free(user->name);
 	free(user->root);
 	free(user);
