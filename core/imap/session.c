@@ -688,6 +688,8 @@ static void session_free(struct session *s)
 	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);
+	free(s->close_line);
+	free(s->close_why);
 	server_conf_unref(&s->conf);
 	tls_set_unref(&s->tls);
 	pthread_mutex_destroy(&s->lock);
@@ -719,6 +721,25 @@ void session_reap(void)
 	}
 }
 
+/* Another thread asked for this session to close (session_request_close): say why. */
+static void session_close_requested(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	char *line = s->close_line;
+	s->close_line = NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (line == NULL || s->closing) {
+		free(line);
+		return;
+	}
+	s->hold_output = false;
+	session_write(s, line, strlen(line));
+	free(line);
+	/* close_why is written once, before the request was scheduled, and freed with s. */
+	s->close_reason = s->close_why;
+	s->closing = true;
+}
+
 static void session_job_run(struct ev_job *job)
 {
 	struct session *s = (struct session *)((char *)job - offsetof(struct session, job));
@@ -737,6 +758,8 @@ static void session_job_run(struct ev_job *job)
 		s->hold_output = false;
 	if (events & SESSION_EV_IDLE_TIMER)
 		session_check_idle(s);
+	if (events & SESSION_EV_CLOSE_REQUEST)
+		session_close_requested(s);
 	if ((events & SESSION_EV_SHUTDOWN) && !s->closing) {
 		s->hold_output = false;
 		session_write(s, "* BYE Server shutting down.\r\n", 29);
@@ -785,4 +808,41 @@ size_t session_live_count(void)
 	size_t n = server.session_count;
 	pthread_mutex_unlock(&server.sessions_lock);
 	return n;
+}
+
+int session_request_close(uint64_t id, const char *resp_code, const char *text, const char *why)
+{
+	char *line = resp_code != NULL ? text_printf("* BYE [%s] %s\r\n", resp_code, text)
+	                               : text_printf("* BYE %s\r\n", text);
+	char *reason = strdup(why);
+	struct session *found = NULL;
+	int rc = SLUICE_NOTFOUND;
+
+	if (line == NULL || reason == NULL) {
+		free(line);
+		free(reason);
+		return SLUICE_E_NOMEM;
+	}
+	pthread_mutex_lock(&server.sessions_lock);
+	for (struct session *s = server.sessions; s != NULL && found == NULL; s = s->reg_next)
+		if (s->id == id)
+			found = s;
+	if (found != NULL) {
+		pthread_mutex_lock(&found->lock);
+		if (!found->closed && !found->close_requested) {
+			found->close_requested = true;
+			found->close_line = line;
+			found->close_why = reason;
+			line = reason = NULL;
+			rc = 0;
+		}
+		pthread_mutex_unlock(&found->lock);
+		/* Still registered, so not freed: the registry lock keeps it alive. */
+		if (rc == 0)
+			session_schedule(found, SESSION_EV_CLOSE_REQUEST);
+	}
+	pthread_mutex_unlock(&server.sessions_lock);
+	free(line);
+	free(reason);
+	return rc;
 }

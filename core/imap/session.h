@@ -41,6 +41,7 @@ enum {
 	SESSION_EV_DELAY_DONE = 1 << 3,
 	SESSION_EV_SHUTDOWN = 1 << 4,
 	SESSION_EV_CONTINUE = 1 << 5,
+	SESSION_EV_CLOSE_REQUEST = 1 << 6, /* session_request_close: say BYE and close */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
@@ -58,6 +59,11 @@ struct session {
 	pthread_mutex_t lock; /* guards the scheduling fields below */
 	unsigned pending;
 	bool queued, running, closed;
+
+	/* Also guarded by lock: a close another thread asked for (session_request_close);
+	 * close_line is the "* BYE" line to send. */
+	bool close_requested;
+	char *close_line, *close_why;
 
 	struct session *reg_next, *reg_prev; /* server registry */
 	struct session *grave_next;
@@ -112,6 +118,14 @@ size_t session_shutdown_all(void);
 size_t session_live_count(void);
 /** Frees sessions closed before the previous batch (loop thread only). */
 void session_reap(void);
+
+/**
+ * Asks the live session @p id to send `* BYE [resp_code] text` (@p resp_code may be NULL)
+ * and close, logging @p why as the reason of its disconnect. Any thread; calls no module.
+ * @return 0 when scheduled, SLUICE_NOTFOUND when no live session has that id or a close
+ * was asked for already, SLUICE_E_NOMEM.
+ */
+int session_request_close(uint64_t id, const char *resp_code, const char *text, const char *why);
 
 /* Output helpers for command handlers. */
 void session_write(struct session *s, const char *data, size_t len);

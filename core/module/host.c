@@ -6,8 +6,10 @@
  */
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "imap/session.h"
 #include "module/loader.h"
 #include "util/log.h"
 #include "util/pool.h"
@@ -49,6 +51,40 @@ static uint64_t host_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* How much of a module's BYE text reaches the client. */
+#define HOST_BYE_TEXT_MAX 300
+
+static bool host_atom(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+static int host_session_close(const struct sluice_host *host, uint64_t conn_id,
+                              const char *resp_code, const char *text)
+{
+	const struct module_instance *inst = module_host_instance(host);
+	char clean[HOST_BYE_TEXT_MAX + 1], why[96];
+	size_t n = 0;
+
+	if (text == NULL || (resp_code != NULL && !host_atom(resp_code)))
+		return SLUICE_E_PARSE;
+	/* The text ends up on the client's line: no CR, LF or other control bytes in it. */
+	for (; text[n] != '\0' && n < HOST_BYE_TEXT_MAX; n++)
+		clean[n] = (unsigned char)text[n] < 0x20 || text[n] == 0x7f ? ' ' : text[n];
+	/* A cut text must not end inside a UTF-8 character. */
+	while (text[n] != '\0' && n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--;
+	clean[n] = '\0';
+	snprintf(why, sizeof(why), "closed by %s", inst != NULL ? inst->name : "a module");
+	return session_request_close(conn_id, resp_code, clean, why);
+}
+
 void module_host_init(struct module_instance *inst)
 {
 	inst->host = (struct sluice_host){
@@ -60,6 +96,7 @@ void module_host_init(struct module_instance *inst)
 	    .pool_strndup = host_pool_strndup,
 	    .now_ms = host_now_ms,
 	    .core_private = inst,
+	    .session_close = host_session_close,
 	};
 }
 

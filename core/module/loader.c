@@ -38,7 +38,9 @@ struct kind_info {
 	const char *keyword; /* the block keyword that loads it */
 	const char *words;   /* "a policy module" */
 	const char *ops_name;
-	size_t ops_size; /* the kind's ops struct at this ABI: the least a module may bring */
+	/* The kind's ops struct as ABI 1.0 defined it: the least a module may bring. Ops
+	 * appended by a later minor are checked against the module's size before each call. */
+	size_t ops_size;
 };
 
 static const struct kind_info kinds[] = {
@@ -50,8 +52,9 @@ static const struct kind_info kinds[] = {
      sizeof(struct sluice_passdb_ops)},
     {SLUICE_KIND_SASL, "auth", "a SASL mechanism module", "struct sluice_sasl_ops",
      sizeof(struct sluice_sasl_ops)},
+    /* ABI 1.1 appended report. */
     {SLUICE_KIND_POLICY, "policy", "a policy module", "struct sluice_policy_ops",
-     sizeof(struct sluice_policy_ops)},
+     offsetof(struct sluice_policy_ops, report)},
 };
 
 static const struct kind_info *kind_find(enum sluice_module_kind kind)
@@ -194,10 +197,9 @@ static int module_open_named(const char *path, const char *keyword, const char *
 	uint32_t ops_size = *(const uint32_t *)d->ops;
 	if (ops_size < k->ops_size)
 		return fail(err, &handle, SLUICE_E_ABI,
-		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.%d — "
+		            "%s has a %s of %u bytes, smaller than the %zu bytes of ABI %d.0 — "
 		            "rebuild it against this server's headers",
-		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR,
-		            SLUICE_ABI_MINOR);
+		            path, k->ops_name, ops_size, k->ops_size, SLUICE_ABI_MAJOR);
 	*desc_r = d;
 	*handle_r = handle;
 	return 0;

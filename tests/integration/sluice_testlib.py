@@ -278,8 +278,8 @@ class Server:
     def connect(self, tls=False, **kw):
         return Imap(self.tls_port if tls else self.plain_port, tls=tls, **kw)
 
-    def login(self, user="demo", password="demo", tls=False):
-        c = self.connect(tls=tls)
+    def login(self, user="demo", password="demo", tls=False, source=None):
+        c = self.connect(tls=tls, source=source)
         r = c.cmd(f"LOGIN {user} {password}")
         assert r.status == "OK", r
         return c
@@ -312,11 +312,13 @@ class Imap:
     """A raw IMAP connection that reads CRLF lines with a deadline."""
 
     def __init__(self, port, tls=False, host=HOST, timeout=READ_TIMEOUT, greeting=True,
-                 context=None, server_hostname="localhost"):
+                 context=None, server_hostname="localhost", source=None):
+        """source: the local address to connect from (any 127.x.y.z reaches 127.0.0.1)."""
         self.timeout = timeout
         self.buf = b""
         self.n = 0
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls:
             ctx = context or client_tls_context()
             self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)

@@ -162,10 +162,12 @@ static void test_other_abi_major_is_refused_with_both_versions(void)
 	int rc;
 	const char *msg = open_msg(FIXTURE("badmajor"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
-	CU_ASSERT_STRING_EQUAL(msg,
-	                       FIXTURE("badmajor") " was built for module ABI 2.x; this server "
-	                                           "speaks ABI 1.0 — rebuild it against this "
-	                                           "server's headers");
+	char want[512];
+	snprintf(want, sizeof(want),
+	         "%s was built for module ABI 2.x; this server speaks ABI 1.%d — rebuild it "
+	         "against this server's headers",
+	         FIXTURE("badmajor"), SLUICE_ABI_MINOR);
+	CU_ASSERT_STRING_EQUAL(msg, want);
 }
 
 static void test_newer_abi_minor_is_refused(void)
@@ -173,8 +175,11 @@ static void test_newer_abi_minor_is_refused(void)
 	int rc;
 	const char *msg = open_msg(FIXTURE("newminor"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msg, FIXTURE("newminor") " was built for module ABI 1.1, "
-	                                                       "newer than this server's ABI 1.0"));
+	char want[512];
+	snprintf(want, sizeof(want),
+	         "%s was built for module ABI 1.%d, newer than this server's ABI 1.%d",
+	         FIXTURE("newminor"), SLUICE_ABI_MINOR + 1, SLUICE_ABI_MINOR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
 
 static void test_short_descriptor_is_refused_on_its_size(void)
@@ -184,8 +189,8 @@ static void test_short_descriptor_is_refused_on_its_size(void)
 	const char *msg = open_msg(FIXTURE("shortdesc"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
 	snprintf(want, sizeof(want),
-	         "%s has a descriptor of 8 bytes, but ABI 1.0 descriptors have %zu",
-	         FIXTURE("shortdesc"), sizeof(struct sluice_module));
+	         "%s has a descriptor of 8 bytes, but ABI 1.%d descriptors have %zu",
+	         FIXTURE("shortdesc"), SLUICE_ABI_MINOR, sizeof(struct sluice_module));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
 
@@ -228,8 +233,16 @@ static void test_short_ops_table_is_refused(void)
 	snprintf(
 	    want, sizeof(want),
 	    "%s has a struct sluice_policy_ops of 4 bytes, smaller than the %zu bytes of ABI 1.0",
-	    FIXTURE("shortops"), sizeof(struct sluice_policy_ops));
+	    FIXTURE("shortops"), offsetof(struct sluice_policy_ops, report));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+}
+
+static void test_policy_module_of_abi_1_0_still_loads(void)
+{
+	int rc;
+	const char *msg = open_msg(FIXTURE("oldminor"), "policy", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msg, "");
 }
 
 /* ---- module sets ----------------------------------------------------------------------- */
@@ -519,6 +532,7 @@ static CU_TestInfo loader_tests[] = {
     {"kind must fit the block keyword", test_kind_must_fit_the_block_keyword},
     {"NULL ops table is refused", test_null_ops_table_is_refused},
     {"short ops table is refused", test_short_ops_table_is_refused},
+    {"policy module of ABI 1.0 still loads", test_policy_module_of_abi_1_0_still_loads},
     {"set loads settings, inits, reloads and destroys",
      test_set_loads_settings_inits_reloads_and_destroys},
     {"settings errors carry file and line", test_settings_errors_carry_file_and_line},
