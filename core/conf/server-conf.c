@@ -25,6 +25,10 @@
 #define SLUICE_MODULE_DIR "/usr/local/lib/sluice/modules"
 #endif
 
+#ifndef SLUICE_CONTROL_SOCKET
+#define SLUICE_CONTROL_SOCKET "/run/sluice/control"
+#endif
+
 #define MS(s) ((uint64_t)(s)*1000)
 
 static const char *const log_choices[] = {"stderr", "syslog", NULL};
@@ -64,6 +68,9 @@ const struct sluice_setting server_settings_table[] = {
     SLUICE_SETTING_BOOL("copy_keeps_metadata", S, copy_keeps_metadata, "yes",
                         "COPY and MOVE keep flags, keywords and INTERNALDATE; no gives "
                         "copies no flags and the time of the copy"),
+    SLUICE_SETTING_STRING("control_socket", S, control_socket, SLUICE_CONTROL_SOCKET,
+                          "UNIX socket (mode 0600) where sluicectl reaches the running "
+                          "server; empty turns it off"),
     SLUICE_SETTING_END,
 };
 #undef S

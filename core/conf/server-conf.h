@@ -66,6 +66,7 @@ struct server_settings {
 	const struct sluice_cidr_list *plaintext_auth_networks;
 	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
 	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
+	const char *control_socket; /**< sluicectl's UNIX socket; "" = none */
 };
 
 struct server_conf {

@@ -151,12 +151,17 @@ void commands_dispatch(struct session *s, const struct imap_command *cmd)
 		.name = policy_name,
 		.mailbox = NULL,
 	};
+	session_command_started(s, policy_name);
 	if (policy_command_begin(s, &pc, &err) != 0) {
 		session_tagged(s, cmd->tag, "NO", err.resp_code, "%s", err.msg);
+		session_command_done(s);
 		return;
 	}
 	s->uid_command = uid;
 	def->run(s, cmd);
 	s->uid_command = false;
 	policy_command_end(s, &pc);
+	/* AUTHENTICATE goes on with the client's responses; session.c ends it. */
+	if (s->sasl == NULL)
+		session_command_done(s);
 }

@@ -133,6 +133,8 @@ void session_accept(int fd, const struct sockaddr_storage *remote, const struct 
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->spool_fd = -1;
 	s->connected_ms = s->last_activity_ms = ev_now_ms();
+	s->command_ms = s->connected_ms;
+	s->shown_state = s->state;
 	if (remote->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)remote;
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
@@ -234,9 +236,16 @@ bool session_plaintext_allowed(const struct session *s)
 
 void session_logged_in(struct session *s, const char *user)
 {
+	char *shown = strdup(user);
+
 	free(s->user);
 	s->user = strdup(user);
 	s->state = IMAP_STATE_AUTH;
+	pthread_mutex_lock(&s->lock);
+	free(s->shown_user);
+	s->shown_user = shown;
+	s->shown_state = s->state;
+	pthread_mutex_unlock(&s->lock);
 	session_parser_limits(s);
 	session_update_log_context(s);
 	/* From now on the authenticated idle limit applies. */
@@ -494,11 +503,14 @@ static bool session_handle_input(struct session *s)
 			s->last_activity_ms = ev_now_ms();
 			cmd_authenticate_continue(s, line, len);
 			imap_parser_next(s->parser);
+			if (s->sasl == NULL)
+				session_command_done(s); /* AUTHENTICATE was answered */
 			return true;
 		}
 		if (r == IMAP_PARSE_ERROR) {
 			cmd_authenticate_abort(s, imap_parser_error(s->parser)->message);
 			imap_parser_next(s->parser);
+			session_command_done(s);
 			return true;
 		}
 		return false;
@@ -688,6 +700,7 @@ static void session_free(struct session *s)
 	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);
+	free(s->shown_user);
 	free(s->close_line);
 	free(s->close_why);
 	server_conf_unref(&s->conf);
@@ -845,4 +858,66 @@ int session_request_close(uint64_t id, const char *resp_code, const char *text, 
 	free(line);
 	free(reason);
 	return rc;
+}
+
+int session_views(struct session_view **views_r, size_t *count_r)
+{
+	struct session_view *v = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*views_r = NULL;
+	*count_r = 0;
+	pthread_mutex_lock(&server.sessions_lock);
+	size_t total = server.session_count;
+	if (total > 0 && (v = calloc(total, sizeof(*v))) == NULL)
+		rc = -1;
+	/* The registry holds the newest first: fill from the end for oldest first. */
+	for (struct session *s = server.sessions; rc == 0 && s != NULL && n < total;
+	     s = s->reg_next, n++) {
+		struct session_view *x = &v[total - 1 - n];
+		x->id = s->id;
+		memcpy(x->remote_ip, s->remote_ip, sizeof(x->remote_ip));
+		x->listener = s->listener->name;
+		x->connected_ms = s->connected_ms;
+		pthread_mutex_lock(&s->lock);
+		x->state = s->shown_state;
+		memcpy(x->command, s->shown_command, sizeof(x->command));
+		x->command_ms = s->command_ms;
+		if (s->shown_user != NULL && (x->user = strdup(s->shown_user)) == NULL)
+			rc = -1;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&server.sessions_lock);
+	if (rc < 0) {
+		session_views_free(v, total);
+		return -1;
+	}
+	*views_r = v;
+	*count_r = total;
+	return 0;
+}
+
+void session_views_free(struct session_view *views, size_t count)
+{
+	for (size_t i = 0; views != NULL && i < count; i++)
+		free(views[i].user);
+	free(views);
+}
+
+void session_command_started(struct session *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->shown_command, sizeof(s->shown_command), "%s", name);
+	s->command_ms = ev_now_ms();
+	pthread_mutex_unlock(&s->lock);
+}
+
+void session_command_done(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->shown_command[0] = '\0';
+	s->command_ms = ev_now_ms();
+	s->shown_state = s->state;
+	pthread_mutex_unlock(&s->lock);
 }

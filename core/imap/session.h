@@ -60,8 +60,14 @@ struct session {
 	unsigned pending;
 	bool queued, running, closed;
 
-	/* Also guarded by lock: a close another thread asked for (session_request_close);
-	 * close_line is the "* BYE" line to send. */
+	/* Also guarded by lock, for other threads (sluicectl, modules): what the session is
+	 * doing, and a close another thread asked for. shown_command is the command running
+	 * now ("UID FETCH"), empty between commands; command_ms is when it began or, between
+	 * commands, when the last one was answered. close_line is the "* BYE" line to send. */
+	char shown_command[24];
+	uint64_t command_ms;
+	enum imap_state shown_state;
+	char *shown_user;
 	bool close_requested;
 	char *close_line, *close_why;
 
@@ -126,6 +132,30 @@ void session_reap(void);
  * was asked for already, SLUICE_E_NOMEM.
  */
 int session_request_close(uint64_t id, const char *resp_code, const char *text, const char *why);
+
+/** What other threads may know of a session, copied by session_views(). */
+struct session_view {
+	uint64_t id;
+	char remote_ip[64];
+	char *user; /* NULL before login */
+	const char *listener;
+	enum imap_state state;
+	char command[24]; /* "" between commands */
+	uint64_t connected_ms, command_ms; /* ev_now_ms() clock; command_ms as in struct session */
+};
+
+/**
+ * Copies the view of every live session, oldest first. Holds the registry lock only while
+ * copying. Any thread. @return 0 with *views_r (free with session_views_free) and
+ * *count_r, or -1 when out of memory.
+ */
+int session_views(struct session_view **views_r, size_t *count_r);
+void session_views_free(struct session_view *views, size_t count);
+
+/** Records that the command @p name (as policies see it) starts now. The session's worker. */
+void session_command_started(struct session *s, const char *name);
+/** Records that the running command has been answered. The session's worker. */
+void session_command_done(struct session *s);
 
 /* Output helpers for command handlers. */
 void session_write(struct session *s, const char *data, size_t len);
