@@ -4,7 +4,8 @@
  * Start-up reads and checks the whole configuration, loads and starts the modules,
  * binds the listeners, then runs the event loop on the main thread. Signals are blocked
  * in every thread and read from a signalfd by the loop: SIGHUP reloads, SIGTERM and
- * SIGINT begin a graceful shutdown (a second one stops at once).
+ * SIGINT begin a graceful shutdown (a second one stops at once). sluicectl reaches the
+ * running server through the control socket (ctl/control.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +22,7 @@
 
 #include "conf/server-conf.h"
 #include "conf/settings.h"
+#include "ctl/control.h"
 #include "imap/session.h"
 #include "mailbox/notify.h"
 #include "net/event.h"
@@ -72,7 +74,7 @@ static void on_signal(struct ev_source *src, uint32_t events)
 	(void)events;
 	while (read(src->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP)
-			server_reload();
+			server_reload(NULL);
 		else
 			begin_shutdown(si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 	}
@@ -189,8 +191,10 @@ int main(int argc, char **argv)
 		server_teardown();
 		return 1;
 	}
+	control_open(conf); /* before ev_init: no worker thread may run during its umask */
 	if (ev_init(conf->s.workers) < 0) {
 		log_error("cannot start the event loop: %s", strerror(errno));
+		control_close();
 		return 1;
 	}
 	signal_source.fd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -203,6 +207,7 @@ int main(int argc, char **argv)
 	ev_set_batch_hook(on_batch);
 	notify_init(); /* without inotify, IDLE still hears of this server's own changes */
 	listeners_start();
+	control_start();
 	log_info("sluiced %s started with %u workers", SLUICE_VERSION, ev_worker_count());
 
 	int rc = ev_run();
@@ -210,7 +215,9 @@ int main(int argc, char **argv)
 	ev_timer_cancel(&shutdown_deadline);
 	listeners_free();
 	notify_shutdown();
+	control_stop();
 	ev_shutdown();
+	control_close();
 	close(signal_source.fd);
 	session_reap();
 	session_reap();

@@ -90,7 +90,7 @@ int server_setup(struct server_conf *conf, bool check_only)
 	return rc;
 }
 
-void server_reload(void)
+int server_reload(struct conf_errors *report)
 {
 	struct conf_errors errs = {0};
 	struct server_conf *old = server_current_conf();
@@ -100,14 +100,17 @@ void server_reload(void)
 	log_info("reloading %s", old->path);
 	if (server_conf_load(old->path, &conf, &errs) < 0 || tls_set_create(conf, &tls, &errs) < 0 ||
 	    module_set_reload(server.modules, conf, &errs) < 0) {
-		for (size_t i = 0; i < errs.count; i++)
-			log_error("%s", errs.lines[i]);
+		for (size_t i = 0; i < errs.count; i++) {
+			log_error("%s", errs.lines[i] != NULL ? errs.lines[i] : "(out of memory)");
+			if (report != NULL && errs.lines[i] != NULL)
+				conf_error_add(report, NULL, 0, "%s", errs.lines[i]);
+		}
 		log_error("reload failed: the previous configuration stays in force");
 		conf_errors_free(&errs);
 		tls_set_unref(&tls);
 		server_conf_unref(&conf);
 		server_conf_unref(&old);
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < errs.count; i++)
 		log_warning("%s", errs.lines[i]);
@@ -116,6 +119,9 @@ void server_reload(void)
 		log_warning("listener changes take effect only after a restart");
 	if (conf->s.workers != old->s.workers)
 		log_warning("a new worker count takes effect only after a restart");
+	if (strcmp(conf->s.control_socket != NULL ? conf->s.control_socket : "",
+		   old->s.control_socket != NULL ? old->s.control_socket : "") != 0)
+		log_warning("a new control_socket takes effect only after a restart");
 	log_setup(conf->s.log == 1 ? LOG_TARGET_SYSLOG : LOG_TARGET_STDERR, conf->s.log_level);
 
 	pthread_mutex_lock(&server.lock);
@@ -128,6 +134,7 @@ void server_reload(void)
 	tls_set_unref(&prev_tls);
 	server_conf_unref(&old);
 	log_info("configuration reloaded; %zu connections kept", session_live_count());
+	return 0;
 }
 
 void server_teardown(void)

@@ -45,8 +45,13 @@ struct tls_set *server_current_tls(void);
 
 /** Loads modules, TLS and derived tables for @p conf (at start). Prints errors to stderr. */
 int server_setup(struct server_conf *conf, bool check_only);
-/** Re-reads the configuration file; keeps the old one when the new one has errors. */
-void server_reload(void);
+/**
+ * Re-reads the configuration file (SIGHUP, `sluicectl reload`); keeps the old one when the
+ * new one has errors. Main (loop) thread only.
+ * @param[out] report when not NULL, gets a copy of each error sentence (file:line: why)
+ * @return 0 when the new configuration is in force, -1 when the old one stays.
+ */
+int server_reload(struct conf_errors *report);
 void server_teardown(void);
 
 #endif

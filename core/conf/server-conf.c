@@ -25,6 +25,10 @@
 #define SLUICE_MODULE_DIR "/usr/local/lib/sluice/modules"
 #endif
 
+#ifndef SLUICE_CONTROL_SOCKET
+#define SLUICE_CONTROL_SOCKET "/run/sluice/control"
+#endif
+
 #define MS(s) ((uint64_t)(s)*1000)
 
 static const char *const log_choices[] = {"stderr", "syslog", NULL};
@@ -70,6 +74,9 @@ const struct sluice_setting server_settings_table[] = {
     SLUICE_SETTING_DURATION("imap_idle_timeout", S, imap_idle_timeout, "30m", MS(1), 0,
                             "how long a client may stay in IDLE without sending anything "
                             "before it is disconnected"),
+    SLUICE_SETTING_STRING("control_socket", S, control_socket, SLUICE_CONTROL_SOCKET,
+                          "UNIX socket (mode 0600) where sluicectl reaches the running "
+                          "server; empty turns it off"),
     SLUICE_SETTING_END,
 };
 #undef S

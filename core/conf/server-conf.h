@@ -68,6 +68,7 @@ struct server_settings {
 	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
 	bool imap_idle;             /**< IDLE is offered */
 	uint64_t imap_idle_timeout; /**< ms a client may stay in IDLE without a word */
+	const char *control_socket; /**< sluicectl's UNIX socket; "" = none */
 };
 
 struct server_conf {

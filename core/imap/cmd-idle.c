@@ -82,6 +82,7 @@ void cmd_idle_end(struct session *s)
 		return;
 	s->idle = NULL;
 	notify_unsubscribe(&w->sub);
+	commands_end_deferred(s, w->tag);
 	free(w);
 }
 

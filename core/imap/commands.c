@@ -243,11 +243,20 @@ static bool command_admit_and_run(struct session *s, const struct imap_command *
 	if (r != 0) {
 		session_tagged(s, cmd->tag, "NO", err.resp_code, "%s", err.msg);
 		policy_command_end(s, &pc, s->policy_next);
+		session_command_done(s);
 	} else {
 		s->uid_command = uid;
 		def->run(s, cmd);
 		s->uid_command = false;
-		policy_command_end(s, &pc, s->policy_next);
+		/* AUTHENTICATE goes on with the client's responses and IDLE until DONE: the
+		 * listing shows them running until session.c ends them, and an IDLE stays in
+		 * its command for the policies until cmd-idle.c ends it (commands_end_deferred). */
+		if (s->idle != NULL)
+			s->policy_end_deferred = true;
+		else
+			policy_command_end(s, &pc, s->policy_next);
+		if (s->sasl == NULL && s->idle == NULL)
+			session_command_done(s);
 	}
 	free(s->policy_args);
 	s->policy_args = NULL;
@@ -263,10 +272,25 @@ bool commands_dispatch(struct session *s, const struct imap_command *cmd)
 	if (def == NULL)
 		return true;
 	s->policy_next = 0;
+	session_command_started(s, s->policy_name);
 	free(s->policy_args);
 	s->policy_args = policy_has_modules() ? args_text(run->args, run->count)
 					      : NULL;
 	return command_admit_and_run(s, run, def, run != cmd);
+}
+
+void commands_end_deferred(struct session *s, const char *tag)
+{
+	if (!s->policy_end_deferred)
+		return;
+	s->policy_end_deferred = false;
+	struct sluice_policy_command pc = {
+	    .tag = tag,
+	    .name = s->policy_name,
+	    .mailbox = s->selected != NULL ? s->selected->name : NULL,
+	    .args = "",
+	};
+	policy_command_end(s, &pc, s->policy_next);
 }
 
 bool commands_resume(struct session *s)

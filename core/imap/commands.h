@@ -25,6 +25,9 @@ struct imap_command_def {
  * the command until commands_resume answers it.
  */
 bool commands_dispatch(struct session *s, const struct imap_command *cmd);
+/** Tells the policies that a command answered later than its handler returned (IDLE, at
+ *  DONE) has ended; does nothing when none is pending. */
+void commands_end_deferred(struct session *s, const char *tag);
 /** Asks the policy modules again about the parked command; returns as commands_dispatch. */
 bool commands_resume(struct session *s);
 

@@ -180,6 +180,8 @@ void session_accept(int fd, const struct sockaddr_storage *remote, const struct 
 	s->state = IMAP_STATE_NOT_AUTH;
 	s->spool_fd = -1;
 	s->connected_ms = s->last_activity_ms = ev_now_ms();
+	s->command_ms = s->connected_ms;
+	s->shown_state = s->state;
 	if (remote->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)remote;
 		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
@@ -281,9 +283,16 @@ bool session_plaintext_allowed(const struct session *s)
 
 void session_logged_in(struct session *s, const char *user)
 {
+	char *shown = strdup(user);
+
 	free(s->user);
 	s->user = strdup(user);
 	s->state = IMAP_STATE_AUTH;
+	pthread_mutex_lock(&s->lock);
+	free(s->shown_user);
+	s->shown_user = shown;
+	s->shown_state = s->state;
+	pthread_mutex_unlock(&s->lock);
 	session_parser_limits(s);
 	session_update_log_context(s);
 	/* From now on the authenticated idle limit applies. */
@@ -529,7 +538,7 @@ static void session_spool_close(struct session *s)
 }
 
 /* The parsed command is answered: make room for the next one. */
-static void session_command_done(struct session *s)
+static void session_command_finish(struct session *s)
 {
 	imap_parser_next(s->parser);
 	session_spool_close(s);
@@ -545,7 +554,7 @@ static bool session_wait_step(struct session *s)
 	if (s->wake_pending) {
 		s->wake_pending = false;
 		if (commands_resume(s)) {
-			session_command_done(s);
+			session_command_finish(s);
 			return true;
 		}
 	}
@@ -579,6 +588,8 @@ static bool session_handle_input(struct session *s)
 			else
 				cmd_idle_line(s, line, len);
 			imap_parser_next(s->parser);
+			if (s->sasl == NULL)
+				session_command_done(s); /* AUTHENTICATE was answered */
 			return true;
 		}
 		if (r == IMAP_PARSE_ERROR) {
@@ -587,6 +598,7 @@ static bool session_handle_input(struct session *s)
 			else
 				cmd_idle_line(s, NULL, 0);
 			imap_parser_next(s->parser);
+			session_command_done(s);
 			return true;
 		}
 		return false;
@@ -619,7 +631,7 @@ static bool session_handle_input(struct session *s)
 	case IMAP_PARSE_COMMAND:
 		s->last_activity_ms = ev_now_ms();
 		if (commands_dispatch(s, imap_parser_command(s->parser)))
-			session_command_done(s);
+			session_command_finish(s);
 		return true;
 	case IMAP_PARSE_ERROR: {
 		const struct imap_parse_error *e = imap_parser_error(s->parser);
@@ -738,8 +750,10 @@ static void session_close(struct session *s)
 	log_info("disconnect reason=\"%s\" duration=%llus in=%llu out=%llu",
 		 s->close_reason ? s->close_reason : "closed", (unsigned long long)secs,
 		 (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out);
+	/* IDLE ends first: no wake-up may reach the session once it is in the graveyard, and
+	 * the policies hear of the IDLE's end before the connection's. */
+	cmd_idle_end(s);
 	policy_disconnect(s);
-	cmd_idle_end(s); /* no wake-up may reach the session once it is in the graveyard */
 	ev_timer_cancel(&s->idle_timer);
 	ev_timer_cancel(&s->delay_timer);
 	ev_remove(&s->src);
@@ -784,6 +798,9 @@ static void session_free(struct session *s)
 	free(s->user);
 	free(s->refusal);
 	free(s->policy_args);
+	free(s->shown_user);
+	free(s->close_line);
+	free(s->close_why);
 	server_conf_unref(&s->conf);
 	tls_set_unref(&s->tls);
 	pthread_mutex_destroy(&s->lock);
@@ -815,6 +832,25 @@ void session_reap(void)
 	}
 }
 
+/* Another thread asked for this session to close (session_request_close): say why. */
+static void session_close_requested(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	char *line = s->close_line;
+	s->close_line = NULL;
+	pthread_mutex_unlock(&s->lock);
+	if (line == NULL || s->closing) {
+		free(line);
+		return;
+	}
+	s->hold_output = false;
+	session_write(s, line, strlen(line));
+	free(line);
+	/* close_why is written once, before the request was scheduled, and freed with s. */
+	s->close_reason = s->close_why;
+	s->closing = true;
+}
+
 static void session_job_run(struct ev_job *job)
 {
 	struct session *s = (struct session *)((char *)job - offsetof(struct session, job));
@@ -839,6 +875,8 @@ static void session_job_run(struct ev_job *job)
 		s->hangup = true;
 	if (events & SESSION_EV_NOTIFY)
 		cmd_idle_wake(s);
+	if (events & SESSION_EV_CLOSE_REQUEST)
+		session_close_requested(s);
 	if ((events & SESSION_EV_SHUTDOWN) && !s->closing) {
 		s->hold_output = false;
 		session_write(s, "* BYE Server shutting down.\r\n", 29);
@@ -887,4 +925,103 @@ size_t session_live_count(void)
 	size_t n = server.session_count;
 	pthread_mutex_unlock(&server.sessions_lock);
 	return n;
+}
+
+int session_request_close(uint64_t id, const char *resp_code, const char *text, const char *why)
+{
+	char *line = resp_code != NULL ? text_printf("* BYE [%s] %s\r\n", resp_code, text)
+	                               : text_printf("* BYE %s\r\n", text);
+	char *reason = strdup(why);
+	struct session *found = NULL;
+	int rc = SLUICE_NOTFOUND;
+
+	if (line == NULL || reason == NULL) {
+		free(line);
+		free(reason);
+		return SLUICE_E_NOMEM;
+	}
+	pthread_mutex_lock(&server.sessions_lock);
+	for (struct session *s = server.sessions; s != NULL && found == NULL; s = s->reg_next)
+		if (s->id == id)
+			found = s;
+	if (found != NULL) {
+		pthread_mutex_lock(&found->lock);
+		if (!found->closed && !found->close_requested) {
+			found->close_requested = true;
+			found->close_line = line;
+			found->close_why = reason;
+			line = reason = NULL;
+			rc = 0;
+		}
+		pthread_mutex_unlock(&found->lock);
+		/* Still registered, so not freed: the registry lock keeps it alive. */
+		if (rc == 0)
+			session_schedule(found, SESSION_EV_CLOSE_REQUEST);
+	}
+	pthread_mutex_unlock(&server.sessions_lock);
+	free(line);
+	free(reason);
+	return rc;
+}
+
+int session_views(struct session_view **views_r, size_t *count_r)
+{
+	struct session_view *v = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	*views_r = NULL;
+	*count_r = 0;
+	pthread_mutex_lock(&server.sessions_lock);
+	size_t total = server.session_count;
+	if (total > 0 && (v = calloc(total, sizeof(*v))) == NULL)
+		rc = -1;
+	/* The registry holds the newest first: fill from the end for oldest first. */
+	for (struct session *s = server.sessions; rc == 0 && s != NULL && n < total;
+	     s = s->reg_next, n++) {
+		struct session_view *x = &v[total - 1 - n];
+		x->id = s->id;
+		memcpy(x->remote_ip, s->remote_ip, sizeof(x->remote_ip));
+		x->listener = s->listener->name;
+		x->connected_ms = s->connected_ms;
+		pthread_mutex_lock(&s->lock);
+		x->state = s->shown_state;
+		memcpy(x->command, s->shown_command, sizeof(x->command));
+		x->command_ms = s->command_ms;
+		if (s->shown_user != NULL && (x->user = strdup(s->shown_user)) == NULL)
+			rc = -1;
+		pthread_mutex_unlock(&s->lock);
+	}
+	pthread_mutex_unlock(&server.sessions_lock);
+	if (rc < 0) {
+		session_views_free(v, total);
+		return -1;
+	}
+	*views_r = v;
+	*count_r = total;
+	return 0;
+}
+
+void session_views_free(struct session_view *views, size_t count)
+{
+	for (size_t i = 0; views != NULL && i < count; i++)
+		free(views[i].user);
+	free(views);
+}
+
+void session_command_started(struct session *s, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	snprintf(s->shown_command, sizeof(s->shown_command), "%s", name);
+	s->command_ms = ev_now_ms();
+	pthread_mutex_unlock(&s->lock);
+}
+
+void session_command_done(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->shown_command[0] = '\0';
+	s->command_ms = ev_now_ms();
+	s->shown_state = s->state;
+	pthread_mutex_unlock(&s->lock);
 }

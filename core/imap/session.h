@@ -44,6 +44,7 @@ enum {
 	SESSION_EV_WAKE = 1 << 6,   /* a policy module woke a parked command */
 	SESSION_EV_HANGUP = 1 << 7, /* the peer closed or the socket failed */
 	SESSION_EV_NOTIFY = 1 << 8, /* the mailbox an IDLE waits on changed (cmd-idle.c) */
+	SESSION_EV_CLOSE_REQUEST = 1 << 9, /* session_request_close: say BYE and close */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
@@ -63,6 +64,17 @@ struct session {
 	pthread_mutex_t lock; /* guards the scheduling fields below */
 	unsigned pending;
 	bool queued, running, closed;
+
+	/* Also guarded by lock, for other threads (sluicectl, modules): what the session is
+	 * doing, and a close another thread asked for. shown_command is the command running
+	 * now ("UID FETCH"), empty between commands; command_ms is when it began or, between
+	 * commands, when the last one was answered. close_line is the "* BYE" line to send. */
+	char shown_command[24];
+	uint64_t command_ms;
+	enum imap_state shown_state;
+	char *shown_user;
+	bool close_requested;
+	char *close_line, *close_why;
 
 	struct session *reg_next, *reg_prev; /* server registry */
 	struct session *grave_next;
@@ -97,6 +109,7 @@ struct session {
 	char *policy_args;
 	size_t policy_next;
 	bool waiting, wake_pending, hangup;
+	bool policy_end_deferred; /* an IDLE: command_end is due at its DONE */
 	uint64_t wait_due; /* when wait_timer fires, 0 when unarmed; under lock */
 
 	/* The streamed literal of the APPEND being read (parser.h, stream_min): an unnamed
@@ -136,6 +149,38 @@ size_t session_shutdown_all(void);
 size_t session_live_count(void);
 /** Frees sessions closed before the previous batch (loop thread only). */
 void session_reap(void);
+
+/**
+ * Asks the live session @p id to send `* BYE [resp_code] text` (@p resp_code may be NULL)
+ * and close, logging @p why as the reason of its disconnect. Any thread; calls no module.
+ * @return 0 when scheduled, SLUICE_NOTFOUND when no live session has that id or a close
+ * was asked for already, SLUICE_E_NOMEM.
+ */
+int session_request_close(uint64_t id, const char *resp_code, const char *text, const char *why);
+
+/** What other threads may know of a session, copied by session_views(). */
+struct session_view {
+	uint64_t id;
+	char remote_ip[64];
+	char *user; /* NULL before login */
+	const char *listener;
+	enum imap_state state;
+	char command[24]; /* "" between commands */
+	uint64_t connected_ms, command_ms; /* ev_now_ms() clock; command_ms as in struct session */
+};
+
+/**
+ * Copies the view of every live session, oldest first. Holds the registry lock only while
+ * copying. Any thread. @return 0 with *views_r (free with session_views_free) and
+ * *count_r, or -1 when out of memory.
+ */
+int session_views(struct session_view **views_r, size_t *count_r);
+void session_views_free(struct session_view *views, size_t count);
+
+/** Records that the command @p name (as policies see it) starts now. The session's worker. */
+void session_command_started(struct session *s, const char *name);
+/** Records that the running command has been answered. The session's worker. */
+void session_command_done(struct session *s);
 
 /* Output helpers for command handlers. */
 void session_write(struct session *s, const char *data, size_t len);

@@ -6,6 +6,7 @@
  */
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "imap/session.h"
@@ -56,6 +57,40 @@ static int host_session_wake(const struct sluice_host *host, uint64_t conn_id, u
 	return session_wake(conn_id, at_ms);
 }
 
+/* How much of a module's BYE text reaches the client. */
+#define HOST_BYE_TEXT_MAX 300
+
+static bool host_atom(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return false;
+	return true;
+}
+
+static int host_session_close(const struct sluice_host *host, uint64_t conn_id,
+                              const char *resp_code, const char *text)
+{
+	const struct module_instance *inst = module_host_instance(host);
+	char clean[HOST_BYE_TEXT_MAX + 1], why[96];
+	size_t n = 0;
+
+	if (text == NULL || (resp_code != NULL && !host_atom(resp_code)))
+		return SLUICE_E_PARSE;
+	/* The text ends up on the client's line: no CR, LF or other control bytes in it. */
+	for (; text[n] != '\0' && n < HOST_BYE_TEXT_MAX; n++)
+		clean[n] = (unsigned char)text[n] < 0x20 || text[n] == 0x7f ? ' ' : text[n];
+	/* A cut text must not end inside a UTF-8 character. */
+	while (text[n] != '\0' && n > 0 && ((unsigned char)text[n] & 0xc0) == 0x80)
+		n--;
+	clean[n] = '\0';
+	snprintf(why, sizeof(why), "closed by %s", inst != NULL ? inst->name : "a module");
+	return session_request_close(conn_id, resp_code, clean, why);
+}
+
 void module_host_init(struct module_instance *inst)
 {
 	inst->host = (struct sluice_host){
@@ -68,6 +103,7 @@ void module_host_init(struct module_instance *inst)
 	    .now_ms = host_now_ms,
 	    .core_private = inst,
 	    .session_wake = host_session_wake,
+	    .session_close = host_session_close,
 	};
 }
 

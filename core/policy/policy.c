@@ -130,3 +130,12 @@ void policy_disconnect(struct session *s)
 		if (policy_ops(i)->disconnect != NULL)
 			policy_ops(i)->disconnect(server.policies[i]->modctx, &pc);
 }
+
+void policy_report(size_t i, void (*emit)(void *ctx, const char *key, int64_t value), void *ctx)
+{
+	const struct sluice_policy_ops *ops = policy_ops(i);
+
+	/* A module built against ABI 1.0 has no report op: its table ends before it. */
+	if (SLUICE_HAS_MEMBER(ops, struct sluice_policy_ops, report) && ops->report != NULL)
+		ops->report(server.policies[i]->modctx, emit, ctx);
+}

@@ -7,6 +7,8 @@
 #ifndef SLUICE_POLICY_CHAIN_H
 #define SLUICE_POLICY_CHAIN_H
 
+#include <stddef.h>
+
 #include <sluice/policy.h>
 
 struct session;
@@ -27,5 +29,10 @@ void policy_command_end(struct session *s, const struct sluice_policy_command *c
 /** True when any policy module is configured. */
 bool policy_has_modules(void);
 void policy_disconnect(struct session *s);
+/**
+ * Asks policy module @p i (index into server.policies) for its figures (sluicectl status);
+ * modules without a report op, or built before ABI 1.1, report nothing. A worker thread.
+ */
+void policy_report(size_t i, void (*emit)(void *ctx, const char *key, int64_t value), void *ctx);
 
 #endif

@@ -35,6 +35,15 @@
 /** Bumped when fields or ops are appended; a module newer than the core is refused. */
 #define SLUICE_ABI_MINOR 1
 
+/**
+ * True when @p p, a pointer to a struct of @p type that begins with its own `size` (the
+ * host table, an ops table), is large enough to hold @p member: use it before touching a
+ * member a later ABI minor appended, e.g.
+ * `SLUICE_HAS_MEMBER(host, struct sluice_host, session_close)`.
+ */
+#define SLUICE_HAS_MEMBER(p, type, member)                                                         \
+	((p)->size >= offsetof(type, member) + sizeof(((type *)0)->member))
+
 /** The symbol every module exports. */
 #define SLUICE_MODULE_SYMBOL "sluice_module_entry"
 
@@ -98,7 +107,7 @@ struct sluice_host {
 	/** @brief The core's private data for this module instance; modules must not touch it. */
 	void *core_private;
 
-	/* ABI 1.1: check host->size (or abi_minor >= 1) before using the members below. */
+	/* ---- ABI 1.1 (check with SLUICE_HAS_MEMBER before use) ---- */
 
 	/**
 	 * @brief Wakes a session whose command a policy module parked with SLUICE_WAIT.
@@ -114,6 +123,29 @@ struct sluice_host {
 	 * Any thread, also from inside a hook. The module may hold its own lock while calling.
 	 */
 	int (*session_wake)(const struct sluice_host *host, uint64_t conn_id, uint64_t at_ms);
+
+	/**
+	 * @brief Asks the core to close another client connection: the client is sent
+	 * `* BYE [resp_code] text` and the connection is closed, as when the server shuts
+	 * down. The call only schedules it and returns at once; the connection's own worker
+	 * sends the BYE as soon as it gets to it (a command running at that moment is
+	 * finished and answered first). The policy `disconnect` hook follows as for any
+	 * connection that ends, and the log's disconnect line names the module.
+	 * @param[in] host      this table
+	 * @param[in] conn_id   the connection, as struct sluice_policy_conn's `id`
+	 * @param[in] resp_code an IMAP response code without brackets ("UNAVAILABLE"), or NULL;
+	 *                      letters, digits, '-' and '.' only
+	 * @param[in] text      a sentence for the client (no paths, no internal names). Control
+	 *                      characters become spaces; it is cut after 300 bytes.
+	 * @return 0 when the close is scheduled (also when the connection was closing anyway);
+	 *         SLUICE_NOTFOUND when no open connection has that id (it has gone, or a close
+	 *         was asked for already); SLUICE_E_PARSE for a @p resp_code that is not an
+	 *         atom or a NULL @p text; SLUICE_E_NOMEM.
+	 * Any thread, also from inside a hook about another connection and while holding the
+	 * module's own lock: the core takes only its own locks here and calls no module.
+	 */
+	int (*session_close)(const struct sluice_host *host, uint64_t conn_id, const char *resp_code,
+			     const char *text);
 };
 
 /** The one symbol a module exports. Fill it with SLUICE_MODULE(). */

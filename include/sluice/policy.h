@@ -32,6 +32,8 @@
  * command_end is called, once the command is answered, on every module that admitted it
  * (DECLINED or OK), also when a later module refused it; never on the module that refused
  * and never on modules after an OK (they were not asked).
+ * Besides the hooks, a module may report figures (its limits, counters, queue lengths)
+ * that `sluicectl status` shows under the module's name; see `report` below.
  */
 #ifndef SLUICE_POLICY_H
 #define SLUICE_POLICY_H
@@ -94,6 +96,36 @@ struct sluice_policy_ops {
 
 	/** @brief The connection is gone (called once, also after a refused connect). */
 	void (*disconnect)(void *modctx, const struct sluice_policy_conn *conn);
+
+	/* ---- ABI 1.1: the core calls these only when `size` covers them ---- */
+
+	/**
+	 * @brief Reports the module's figures for `sluicectl status`: the limits in force,
+	 * counters since start (refusals per limit), current queue lengths.
+	 * @param[in] emit called once per figure, in the order sluicectl shows them, with
+	 *                 @p ctx, a key and its value. Keys are lower case `a-z`, `0-9` and
+	 *                 `_`, at most 63 bytes (others are dropped); each key once. By
+	 *                 convention `max_connections` is shown as the server's connection
+	 *                 cap ("412/10000"; 0 means none), `refused_<limit>` counts refusals by one limit and
+	 *                 `queue_<name>` is the length of a queue. The key is copied at once.
+	 * @param[in] ctx  the core's, passed back to @p emit
+	 * Called on a worker thread whenever an administrator asks, at the same time as hooks
+	 * on other workers and as reload on the main thread. @p emit takes no lock the module
+	 * could hold and calls no hook, so it may be called while holding the module's lock,
+	 * but never after report returns. May be NULL.
+	 */
+	void (*report)(void *modctx, void (*emit)(void *ctx, const char *key, int64_t value),
+		       void *ctx);
 };
+
+/*
+ * Caveats
+ * - command_begin and command_end pair up per module (see the top of this file): a module
+ *   gets command_end only for commands it admitted. An IDLE's command_end comes at its
+ *   DONE (or when the connection ends): a connection in IDLE is inside a command, for
+ *   minutes or hours. A module that counts slots should not count IDLE.
+ * - A command that waited (SLUICE_WAIT) is asked about more than once; the module that
+ *   made it wait must recognise it by conn->id.
+ */
 
 #endif

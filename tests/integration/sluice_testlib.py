@@ -7,12 +7,16 @@ client (plain, implicit TLS or STARTTLS) with a deadline on every read, so a ser
 hangs makes a test fail in seconds instead of hanging the suite.
 """
 
+import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import sys
+import tempfile
 import time
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -21,6 +25,8 @@ READ_TIMEOUT = 5.0  # seconds any single expected answer may take
 STOP_TIMEOUT = 10.0  # seconds sluiced may take to exit after SIGTERM
 
 USERS = {"demo": "demo", "demo2": "demo"}
+SLUICECTL = REPO / "tools" / "sluicectl"
+UNIX_PATH_MAX = 107  # sun_path holds 108 bytes with the NUL
 
 
 def build_dir():
@@ -101,6 +107,12 @@ class Server:
         self.passwd_path = self.dir / "passwd"
         self.log_path = self.dir / "sluiced.log"
         self.mail_dir = self.dir / "mail"  # one Maildir per user: mail/<user>
+        # sluicectl's socket; a UNIX socket path is short, so a deep folder gets a short one.
+        self.control_dir = None
+        self.control_path = self.dir / "control"
+        if len(str(self.control_path)) > UNIX_PATH_MAX - 8:
+            self.control_dir = pathlib.Path(tempfile.mkdtemp(prefix="sluice-ctl-"))
+            self.control_path = self.control_dir / "control"
         self.settings = {
             "workers": "2",
             "log_level": "info",
@@ -108,6 +120,7 @@ class Server:
             "preauth_timeout": "2s",
             "autologout": "30m",
             "auth_failure_delay": "200ms",
+            "control_socket": str(self.control_path),
         }
         self.settings.update(settings or {})
         self.modules_extra = modules_extra
@@ -236,6 +249,8 @@ class Server:
                 raise AssertionError(f"sluiced did not exit within {STOP_TIMEOUT}s of SIGTERM;"
                                      f" log:\n{self.log_tail()}")
         self.returncode = self.proc.returncode
+        if self.control_dir is not None:
+            shutil.rmtree(self.control_dir, ignore_errors=True)
         if self.returncode != 0:
             raise AssertionError(f"sluiced exited with code {self.returncode};"
                                  f" log:\n{self.log_tail()}")
@@ -278,8 +293,8 @@ class Server:
     def connect(self, tls=False, **kw):
         return Imap(self.tls_port if tls else self.plain_port, tls=tls, **kw)
 
-    def login(self, user="demo", password="demo", tls=False):
-        c = self.connect(tls=tls)
+    def login(self, user="demo", password="demo", tls=False, source=None):
+        c = self.connect(tls=tls, source=source)
         r = c.cmd(f"LOGIN {user} {password}")
         assert r.status == "OK", r
         return c
@@ -312,11 +327,13 @@ class Imap:
     """A raw IMAP connection that reads CRLF lines with a deadline."""
 
     def __init__(self, port, tls=False, host=HOST, timeout=READ_TIMEOUT, greeting=True,
-                 context=None, server_hostname="localhost"):
+                 context=None, server_hostname="localhost", source=None):
+        """source: the local address to connect from (any 127.x.y.z reaches 127.0.0.1)."""
         self.timeout = timeout
         self.buf = b""
         self.n = 0
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if tls:
             ctx = context or client_tls_context()
             self.sock = ctx.wrap_socket(self.sock, server_hostname=server_hostname)
@@ -428,3 +445,17 @@ def code_caps(resp):
     """Capability atoms from a tagged `OK [CAPABILITY ...] text`."""
     assert resp.text.startswith("[CAPABILITY "), resp
     return set(resp.text[len("[CAPABILITY "):resp.text.index("]")].split())
+
+
+def sluicectl(server, *args, check=True):
+    """Runs tools/sluicectl against `server`'s control socket; returns the CompletedProcess."""
+    r = subprocess.run([sys.executable, str(SLUICECTL), "--socket", str(server.control_path),
+                        *args], capture_output=True, text=True, timeout=30)
+    if check:
+        assert r.returncode == 0, f"sluicectl {' '.join(args)} exited {r.returncode}: {r.stderr}"
+    return r
+
+
+def sluicectl_json(server, *args):
+    """`sluicectl ARGS --json` parsed."""
+    return json.loads(sluicectl(server, *args, "--json").stdout)

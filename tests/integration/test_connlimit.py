@@ -4,7 +4,7 @@ Each test starts a server with a `policy connlimit { ... }` block and talks to i
 sockets from 127.0.0.1, so the per-address limit applies to every connection of the test.
 The start-up probes of the test library count as connections too, so each test first waits
 until the server has seen them close. A reload rewrites the limit in modules.conf and sends
-SIGHUP, as an administrator would.
+SIGHUP, as an administrator would. Clients from 127.0.0.2 stand for another address.
 """
 
 import time
@@ -133,7 +133,8 @@ def test_connection_over_max_connections_gets_bye(start_sluice):
 
 
 def test_login_over_max_logins_per_user_is_refused(start_sluice):
-    server = start_sluice(modules_extra=connlimit_block(max_logins_per_user=2))
+    # on_limit = refuse is the default; said here to show the newcomer is the one refused.
+    server = start_sluice(modules_extra=connlimit_block(max_logins_per_user=2, on_limit="refuse"))
     wait_idle(server)
     a, b = server.login(), server.login()
     try:
@@ -145,6 +146,7 @@ def test_login_over_max_logins_per_user_is_refused(start_sluice):
             # Another user is not affected, on the same connection.
             assert c.cmd("LOGIN demo2 demo").status == "OK"
         assert_noop_ok([a, b])
+        assert "closing conn=" not in server.log()
         # Logging out gives the place back.
         a.cmd("LOGOUT")
         a.close()
@@ -232,3 +234,71 @@ def test_refused_connection_is_not_counted(start_sluice):
     wait_idle(server)
     with server.connect() as c:
         assert c.greeting.startswith("* OK"), c.greeting
+
+
+# ---- on_limit = close-oldest-idle ---------------------------------------------------------
+
+ROOM_BYE = "* BYE [UNAVAILABLE] Connection closed to make room for a new one"
+
+
+def test_close_oldest_idle_per_ip_closes_the_oldest_and_admits_the_newcomer(start_sluice):
+    server = start_sluice(modules_extra=connlimit_block(max_per_ip=3,
+                                                       on_limit="close-oldest-idle"))
+    wait_idle(server)
+    a, b, c = server.login(), server.login("demo2"), server.connect()
+    other = server.connect(source="127.0.0.2")  # another address: never a candidate
+    try:
+        with server.connect() as d:
+            assert d.greeting.startswith("* OK"), d.greeting
+            assert closed_lines(a) == [ROOM_BYE]
+            line = server.wait_for_log("max_per_ip=3 reached for 127.0.0.1: closing conn=")
+            assert "its oldest idle connection, to make room" in line
+            server.wait_for_log('disconnect reason="closed by connlimit"')
+            assert_noop_ok([b, c, d, other])
+            # The next newcomer takes the next oldest.
+            with server.connect() as e:
+                assert e.greeting.startswith("* OK"), e.greeting
+                assert closed_lines(b) == [ROOM_BYE]
+                assert_noop_ok([c, d, e, other])
+    finally:
+        for x in (a, b, c, other):
+            x.close()
+
+
+def test_close_oldest_idle_per_user_closes_that_users_oldest_login(start_sluice):
+    server = start_sluice(modules_extra=connlimit_block(max_logins_per_user=2,
+                                                       on_limit="close-oldest-idle"))
+    wait_idle(server)
+    a, b, other = server.login("demo"), server.login("demo"), server.login("demo2")
+    try:
+        with server.connect() as c:
+            r = c.cmd("LOGIN demo demo")
+            assert r.status == "OK", r
+            assert closed_lines(a) == [ROOM_BYE]
+            server.wait_for_log("max_logins_per_user=2 reached for user demo: closing conn=")
+            assert_noop_ok([b, c, other])
+    finally:
+        for x in (a, b, other):
+            x.close()
+
+
+def test_close_oldest_idle_skips_a_session_in_idle(start_sluice):
+    server = start_sluice(modules_extra=connlimit_block(max_per_ip=2,
+                                                       on_limit="close-oldest-idle"))
+    wait_idle(server)
+    a, b = server.login(), server.login()
+    try:
+        if "IDLE" not in a.capabilities():
+            pytest.skip("this build has no IDLE yet; the CUnit suite covers busy sessions")
+        assert a.cmd("SELECT INBOX").status == "OK"
+        a.send("i1 IDLE\r\n")
+        assert a.readline().startswith("+ ")
+        with server.connect() as c:
+            assert c.greeting.startswith("* OK"), c.greeting
+            assert closed_lines(b) == [ROOM_BYE]
+            a.send("DONE\r\n")
+            assert a.read_until_tagged("i1").status == "OK"
+            assert_noop_ok([a, c])
+    finally:
+        a.close()
+        b.close()

@@ -2,6 +2,7 @@
 
 import email
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -61,6 +62,12 @@ def test_demo_creates_folder_and_serves_the_readme_one_liner(tmp_path, binaries)
             assert c.cmd("LOGIN demo2 demo").status == "OK"
         with Imap(tls, tls=True) as c:
             assert c.cmd("LOGIN demo nope").status == "NO"
+            # The sluicectl line of the demo's banner works against it.
+            r = subprocess.run([sys.executable, str(REPO / "tools" / "sluicectl"), "--socket",
+                                str(folder / "control"), "status"],
+                               capture_output=True, text=True, timeout=20)
+            assert r.returncode == 0, r.stderr
+            assert re.search(r"^connections: [1-9][0-9]*/10000$", r.stdout, re.M), r.stdout
     finally:
         assert stop_demo(proc) == 0, "Ctrl-C did not stop the demo server cleanly"
 

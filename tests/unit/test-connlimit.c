@@ -3,9 +3,10 @@
  * build/modules/connlimit.so through the shared module fixture) and driven by calling its
  * hooks with fake connections: an id, a socket address and, after a login, a user name.
  * The host clock is moved by hand, so delays and the forgetting of old failures are
- * tested without sleeping. The module exports no counters, so the tests read its counts
- * the way a client would: a limit of N admits exactly N more connections when nothing is
- * counted, and refuses the N+1st.
+ * tested without sleeping. The tests read the module's counts the way a client would (a
+ * limit of N admits exactly N more connections when nothing is counted, and refuses the
+ * N+1st) and through its report op, as sluicectl does. The host's session_close records
+ * which connections close-oldest-idle asks to close, and answers what the test says.
  */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
@@ -103,6 +104,77 @@ static int reload(const char *settings)
 
 static struct sluice_error last_err;
 
+/* The host's session_close: what close-oldest-idle asked for, and what it is answered. */
+#define CLOSES_KEPT 64
+static pthread_mutex_t closes_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t closes[CLOSES_KEPT];
+static size_t close_count;
+static char close_code[32], close_text[128];
+static int close_answer; /* what the next calls return */
+
+static int fake_session_close(const struct sluice_host *host, uint64_t conn_id,
+                              const char *resp_code, const char *text)
+{
+	pthread_mutex_lock(&closes_lock);
+	if (close_count < CLOSES_KEPT)
+		closes[close_count] = conn_id;
+	close_count++;
+	snprintf(close_code, sizeof(close_code), "%s", resp_code != NULL ? resp_code : "(null)");
+	snprintf(close_text, sizeof(close_text), "%s", text);
+	int r = close_answer;
+	pthread_mutex_unlock(&closes_lock);
+	return r;
+}
+
+static void closes_reset(int answer)
+{
+	pthread_mutex_lock(&closes_lock);
+	close_count = 0;
+	close_answer = answer;
+	close_code[0] = close_text[0] = '\0';
+	pthread_mutex_unlock(&closes_lock);
+}
+
+/* The core marks a command's start and end for every policy. */
+static void command(struct fake *f, bool begin)
+{
+	struct sluice_policy_command cmd = {.tag = "a1", .name = "NOOP"};
+	struct sluice_error err = SLUICE_ERROR_INIT;
+
+	if (begin) {
+		CU_ASSERT_EQUAL(cl_ops->command_begin(cl_module.modctx, &f->conn, &cmd, &err),
+		                SLUICE_DECLINED);
+	} else {
+		cl_ops->command_end(cl_module.modctx, &f->conn, &cmd);
+	}
+}
+
+/* One figure of the module's report; -1 when it reports no such key. */
+struct figure_query {
+	const char *key;
+	int64_t value;
+	unsigned seen;
+};
+
+static void figure_emit(void *ctx, const char *key, int64_t value)
+{
+	struct figure_query *q = ctx;
+
+	if (strcmp(key, q->key) == 0) {
+		q->value = value;
+		q->seen++;
+	}
+}
+
+static int64_t figure(const char *key)
+{
+	struct figure_query q = {.key = key, .value = -1};
+
+	cl_ops->report(cl_module.modctx, figure_emit, &q);
+	CU_ASSERT(q.seen <= 1);
+	return q.value;
+}
+
 /* Connects a fake connection with id @p id from @p ip; returns the hook's answer. */
 static int conn_open(struct fake *f, uint64_t id, const char *ip)
 {
@@ -169,6 +241,7 @@ static void test_descriptor_declares_the_documented_defaults(void)
 	    {"trusted_networks", NULL, SLUICE_SETTING_CIDR_LIST},
 	    {"bad_login_delay", "2s", SLUICE_SETTING_DURATION},
 	    {"bad_login_delay_max", "15s", SLUICE_SETTING_DURATION},
+	    {"on_limit", "refuse", SLUICE_SETTING_ENUM},
 	};
 
 	CU_ASSERT_STRING_EQUAL(cl_module.desc->name, "connlimit");
@@ -178,6 +251,9 @@ static void test_descriptor_declares_the_documented_defaults(void)
 	CU_ASSERT_PTR_NOT_NULL(cl_ops->auth_result);
 	CU_ASSERT_PTR_NOT_NULL(cl_ops->login);
 	CU_ASSERT_PTR_NOT_NULL(cl_ops->disconnect);
+	CU_ASSERT_PTR_NOT_NULL(cl_ops->command_begin);
+	CU_ASSERT_PTR_NOT_NULL(cl_ops->command_end);
+	CU_ASSERT_PTR_NOT_NULL(cl_ops->report);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		const struct sluice_setting *s = setting(want[i].key);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -615,6 +691,225 @@ static void test_reload_of_trusted_networks_applies_to_new_connections(void)
 	stop();
 }
 
+
+/* ---- close-oldest-idle ----------------------------------------------------------------- */
+
+#define ROOM_TEXT "Connection closed to make room for a new one"
+
+static void test_close_oldest_idle_per_ip_picks_the_oldest_idle_of_that_address(void)
+{
+	struct fake f[12], other;
+
+	closes_reset(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start("max_per_ip=3;on_limit=close-oldest-idle"));
+	CU_ASSERT_EQUAL(conn_open(&f[1], 1, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&f[2], 2, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&other, 3, "198.51.100.1"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&f[4], 4, "::ffff:192.0.2.7"), SLUICE_DECLINED);
+	command(&f[1], true); /* the oldest is inside a command (or IDLE) */
+
+	/* Full: the oldest idle one of that address (2, not the busy 1) makes room. */
+	CU_ASSERT_EQUAL(conn_open(&f[5], 5, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 1);
+	CU_ASSERT_EQUAL(closes[0], 2);
+	CU_ASSERT_STRING_EQUAL(close_code, "UNAVAILABLE");
+	CU_ASSERT_STRING_EQUAL(close_text, ROOM_TEXT);
+	CU_ASSERT_EQUAL(log_count("max_per_ip=3 reached for 192.0.2.7: closing conn=2, its oldest "
+	                          "idle connection, to make room"),
+	                1);
+	/* One asked to close no longer counts, and is not asked twice. */
+	CU_ASSERT_EQUAL(conn_open(&f[6], 6, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 2);
+	CU_ASSERT_EQUAL(closes[1], 4);
+	CU_ASSERT_EQUAL(conn_open(&f[7], 7, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 3);
+	CU_ASSERT_EQUAL(closes[2], 5);
+	/* The command ended: the oldest is idle again and goes first. */
+	command(&f[1], false);
+	CU_ASSERT_EQUAL(conn_open(&f[8], 8, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 4);
+	CU_ASSERT_EQUAL(closes[3], 1);
+
+	/* Every connection left (6, 7, 8) inside a command: the newcomer is refused. */
+	command(&f[6], true);
+	command(&f[7], true);
+	command(&f[8], true);
+	CU_ASSERT_EQUAL(conn_open(&f[9], 9, "192.0.2.7"), SLUICE_E_REFUSED);
+	CU_ASSERT_STRING_EQUAL(last_err.msg, "Too many connections from your address (3 open); "
+	                                     "close other mail programs or ask your administrator");
+	CU_ASSERT_EQUAL(close_count, 4);
+	conn_close(&f[9]);
+	/* The other address was never touched, and the victims' disconnects release nothing
+	 * twice: after them the address holds exactly 6, 7 and 8. */
+	for (int i = 1; i <= 5; i++)
+		if (i != 3)
+			conn_close(&f[i]);
+	CU_ASSERT_EQUAL(figure("counted_connections"), 4);
+	CU_ASSERT_EQUAL(figure("closed_oldest_idle_per_ip"), 4);
+	CU_ASSERT_EQUAL(figure("refused_max_per_ip"), 1);
+	command(&f[7], false);
+	CU_ASSERT_EQUAL(conn_open(&f[10], 10, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(closes[4], 7);
+	for (int i = 6; i <= 8; i++)
+		conn_close(&f[i]);
+	conn_close(&f[10]);
+	conn_close(&other);
+	CU_ASSERT_EQUAL(figure("counted_connections"), 0);
+	stop();
+}
+
+static void test_close_oldest_idle_per_user_closes_that_users_oldest_idle_login(void)
+{
+	struct fake a, b, c, d, e, bob;
+
+	closes_reset(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start("max_logins_per_user=2;on_limit=close-oldest-idle"));
+	CU_ASSERT_EQUAL(conn_open(&a, 1, "192.0.2.1"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&b, 2, "192.0.2.2"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&bob, 3, "192.0.2.3"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&c, 4, "192.0.2.4"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&d, 5, "192.0.2.5"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&e, 6, "192.0.2.6"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(login(&bob, "bob"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(login(&a, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(login(&b, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(close_count, 0);
+	command(&a, true);
+	/* alice is full: her oldest idle login (b; a is in a command) makes room. */
+	CU_ASSERT_EQUAL(login(&c, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 1);
+	CU_ASSERT_EQUAL(closes[0], 2);
+	CU_ASSERT_STRING_EQUAL(close_text, ROOM_TEXT);
+	CU_ASSERT_EQUAL(log_count("max_logins_per_user=2 reached for user alice: closing conn=2, "
+	                          "its oldest idle connection, to make room for a login from "
+	                          "192.0.2.4"),
+	                1);
+	/* Now a (busy) and c (in its LOGIN's command... here idle): c goes next. */
+	CU_ASSERT_EQUAL(login(&d, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL_FATAL(close_count, 2);
+	CU_ASSERT_EQUAL(closes[1], 4);
+	command(&d, true);
+	CU_ASSERT_EQUAL(login(&e, "alice"), SLUICE_E_REFUSED);
+	CU_ASSERT_STRING_EQUAL(last_err.msg, "Too many logins for this user (2 open)");
+	CU_ASSERT_EQUAL(close_count, 2);
+	CU_ASSERT_EQUAL(figure("closed_oldest_idle_per_user"), 2);
+	CU_ASSERT_EQUAL(figure("refused_max_logins_per_user"), 1);
+	/* bob's logins were never candidates. */
+	for (size_t i = 0; i < close_count; i++)
+		CU_ASSERT_NOT_EQUAL(closes[i], 3);
+	conn_close(&b);
+	conn_close(&c);
+	conn_close(&a);
+	CU_ASSERT_EQUAL(login(&e, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(close_count, 2);
+	conn_close(&d);
+	conn_close(&e);
+	conn_close(&bob);
+	stop();
+}
+
+static void test_close_oldest_idle_refuses_when_the_core_cannot_close(void)
+{
+	struct fake a, b, c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start("max_per_ip=1;on_limit=close-oldest-idle"));
+	CU_ASSERT_EQUAL(conn_open(&a, 1, "192.0.2.7"), SLUICE_DECLINED);
+	/* The core is out of memory: nothing was asked to close, so the newcomer is refused
+	 * and the old connection still counts. */
+	closes_reset(SLUICE_E_NOMEM);
+	CU_ASSERT_EQUAL(conn_open(&b, 2, "192.0.2.7"), SLUICE_E_REFUSED);
+	conn_close(&b);
+	CU_ASSERT_EQUAL(figure("counted_connections"), 1);
+	/* The session is going away already (an administrator kicked it): room all the same. */
+	closes_reset(SLUICE_NOTFOUND);
+	CU_ASSERT_EQUAL(conn_open(&c, 3, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(close_count, 1);
+	CU_ASSERT_EQUAL(closes[0], 1);
+	conn_close(&a);
+	conn_close(&c);
+	stop();
+	closes_reset(0);
+}
+
+static void test_close_oldest_idle_needs_a_host_that_can_close(void)
+{
+	void *conf = NULL;
+	struct sluice_error err = SLUICE_ERROR_INIT;
+
+	cl_module.host.session_close = NULL;
+	CU_ASSERT_EQUAL_FATAL(fixture_conf_new(&cl_module, "on_limit=close-oldest-idle", &conf), 0);
+	CU_ASSERT_EQUAL(fixture_module_init(&cl_module, conf, &err), SLUICE_E_CONFIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "on_limit = close-oldest-idle needs a server"));
+	fixture_module_stop(&cl_module);
+	/* Started with refuse, it cannot be switched over by a reload either. */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start(NULL));
+	CU_ASSERT_EQUAL(reload("on_limit=close-oldest-idle"), SLUICE_E_CONFIG);
+	stop();
+	cl_module.host.session_close = fake_session_close;
+}
+
+static void test_reload_switches_on_limit_for_the_next_newcomer(void)
+{
+	struct fake a, b, c;
+
+	closes_reset(0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(start("max_per_ip=1"));
+	CU_ASSERT_EQUAL(conn_open(&a, 1, "192.0.2.7"), SLUICE_DECLINED);
+	command(&a, true); /* tracked even while refusing: the switch sees it as busy */
+	command(&a, false);
+	CU_ASSERT_EQUAL(conn_open(&b, 2, "192.0.2.7"), SLUICE_E_REFUSED);
+	conn_close(&b);
+	CU_ASSERT_EQUAL(close_count, 0);
+	CU_ASSERT_EQUAL(reload("max_per_ip=1;on_limit=close-oldest-idle"), 0);
+	CU_ASSERT_EQUAL(log_count("on_limit=close-oldest-idle (was refuse)"), 1);
+	CU_ASSERT_EQUAL(conn_open(&c, 3, "192.0.2.7"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(close_count, 1);
+	conn_close(&a);
+	conn_close(&c);
+	stop();
+}
+
+/* ---- report ---------------------------------------------------------------------------- */
+
+static void test_report_gives_the_limits_and_a_counter_per_limit(void)
+{
+	struct fake a, b, c, d;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(
+	    start("max_connections=3;max_per_ip=1;max_logins_per_user=1;max_bad_logins=1"));
+	CU_ASSERT_EQUAL(figure("max_connections"), 3);
+	CU_ASSERT_EQUAL(figure("max_per_ip"), 1);
+	CU_ASSERT_EQUAL(figure("max_logins_per_user"), 1);
+	CU_ASSERT_EQUAL(figure("max_bad_logins"), 1);
+	CU_ASSERT_EQUAL(figure("close_oldest_idle"), 0);
+	CU_ASSERT_EQUAL(conn_open(&a, 1, "192.0.2.1"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&b, 2, "192.0.2.1"), SLUICE_E_REFUSED);
+	conn_close(&b);
+	CU_ASSERT_EQUAL(conn_open(&b, 3, "192.0.2.2"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&c, 4, "192.0.2.3"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(conn_open(&d, 5, "192.0.2.4"), SLUICE_E_REFUSED);
+	conn_close(&d);
+	CU_ASSERT_EQUAL(login(&a, "alice"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(login(&b, "alice"), SLUICE_E_REFUSED);
+	CU_ASSERT_EQUAL(login(&b, "alice"), SLUICE_E_REFUSED);
+	CU_ASSERT_EQUAL(fail_login(&c, "bob", 0, NULL), SLUICE_E_REFUSED);
+	CU_ASSERT_EQUAL(figure("counted_connections"), 3);
+	CU_ASSERT_EQUAL(figure("refused_max_connections"), 1);
+	CU_ASSERT_EQUAL(figure("refused_max_per_ip"), 1);
+	CU_ASSERT_EQUAL(figure("refused_max_logins_per_user"), 2);
+	CU_ASSERT_EQUAL(figure("refused_max_bad_logins"), 1);
+	CU_ASSERT_EQUAL(figure("closed_oldest_idle_per_ip"), 0);
+	/* A reload changes the limits shown, never the counters. */
+	CU_ASSERT_EQUAL(reload("max_connections=0;max_per_ip=7"), 0);
+	CU_ASSERT_EQUAL(figure("max_connections"), 0);
+	CU_ASSERT_EQUAL(figure("max_per_ip"), 7);
+	CU_ASSERT_EQUAL(figure("refused_max_logins_per_user"), 2);
+	conn_close(&a);
+	conn_close(&b);
+	conn_close(&c);
+	stop();
+}
+
 /* ---- threads --------------------------------------------------------------------------- */
 
 #define HAMMER_THREADS 4
@@ -656,6 +951,11 @@ static void *hammer_run(void *arg)
 			if (cl_ops->login(cl_module.modctx, &f[i].conn, &err) < 0)
 				atomic_fetch_add(h->refused, 1);
 			f[i].conn.user = NULL;
+			/* Half of them stay inside a command, so close-oldest-idle has to skip. */
+			struct sluice_policy_command cmd = {.tag = "a", .name = "IDLE"};
+			cl_ops->command_begin(cl_module.modctx, &f[i].conn, &cmd, &err);
+			if ((seed >> 4) % 2 == 0)
+				cl_ops->command_end(cl_module.modctx, &f[i].conn, &cmd);
 		}
 		/* Close in another order than opened. */
 		for (int i = HAMMER_OPEN - 1; i >= 0; i--)
@@ -678,15 +978,19 @@ static void test_four_threads_hammering_leave_every_count_at_zero(void)
 		h[i] = (struct hammer){.thread = i, .refused = &refused};
 		CU_ASSERT_EQUAL_FATAL(pthread_create(&threads[i], NULL, hammer_run, &h[i]), 0);
 	}
-	/* Reloads race with the hooks, as SIGHUP would. */
+	/* Reloads race with the hooks, as SIGHUP would, switching on_limit back and forth:
+	 * victims asked to close are disconnected at the end of their round like the rest. */
+	closes_reset(0);
 	for (int i = 0; i < 50; i++)
 		CU_ASSERT_EQUAL(
 		    reload(i % 2 ? "max_connections=9;max_per_ip=3;max_logins_per_user=2"
-		                 : "max_connections=6;max_per_ip=2;max_logins_per_user=1"),
+		                 : "max_connections=6;max_per_ip=2;max_logins_per_user=1;"
+		                   "on_limit=close-oldest-idle"),
 		    0);
 	for (int i = 0; i < HAMMER_THREADS; i++)
 		pthread_join(threads[i], NULL);
 	CU_ASSERT(atomic_load(&refused) > 0);
+	CU_ASSERT_EQUAL(figure("counted_connections"), 0);
 
 	/* Nothing is counted any more: a limit of 1 admits exactly one of each. */
 	CU_ASSERT_EQUAL(reload("max_connections=1;max_per_ip=1;max_logins_per_user=1"), 0);
@@ -711,6 +1015,7 @@ static int cl_suite_init(void)
 	if (fixture_module_load(&cl_module, "connlimit.so", SLUICE_KIND_POLICY) < 0)
 		return -1;
 	cl_module.host.now_ms = cl_test_now;
+	cl_module.host.session_close = fake_session_close;
 	cl_ops = cl_module.desc->ops;
 	return 0;
 }
@@ -751,6 +1056,18 @@ static CU_TestInfo cl_tests[] = {
      test_reload_changes_limits_without_touching_counts},
     {"reload of trusted networks applies to new connections",
      test_reload_of_trusted_networks_applies_to_new_connections},
+    {"close-oldest-idle per IP picks the oldest idle of that address",
+     test_close_oldest_idle_per_ip_picks_the_oldest_idle_of_that_address},
+    {"close-oldest-idle per user closes that user's oldest idle login",
+     test_close_oldest_idle_per_user_closes_that_users_oldest_idle_login},
+    {"close-oldest-idle refuses when the core cannot close",
+     test_close_oldest_idle_refuses_when_the_core_cannot_close},
+    {"close-oldest-idle needs a host that can close",
+     test_close_oldest_idle_needs_a_host_that_can_close},
+    {"reload switches on_limit for the next newcomer",
+     test_reload_switches_on_limit_for_the_next_newcomer},
+    {"report gives the limits and a counter per limit",
+     test_report_gives_the_limits_and_a_counter_per_limit},
     {"four threads hammering leave every count at zero",
      test_four_threads_hammering_leave_every_count_at_zero},
     CU_TEST_INFO_NULL,

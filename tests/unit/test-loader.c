@@ -233,9 +233,16 @@ static void test_short_ops_table_is_refused(void)
 	snprintf(
 	    want, sizeof(want),
 	    "%s has a struct sluice_policy_ops of 4 bytes, smaller than the %zu bytes of ABI 1.0",
-	    FIXTURE("shortops"),
-	    offsetof(struct sluice_policy_ops, disconnect) + sizeof(void (*)(void)));
+	    FIXTURE("shortops"), offsetof(struct sluice_policy_ops, report));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
+}
+
+static void test_policy_module_of_abi_1_0_still_loads(void)
+{
+	int rc;
+	const char *msg = open_msg(FIXTURE("oldminor"), "policy", &rc);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_STRING_EQUAL(msg, "");
 }
 
 /* A module built against ABI 1.0 lacks the storage ops 1.1 appended, and still loads. */
@@ -536,6 +543,7 @@ static CU_TestInfo loader_tests[] = {
     {"NULL ops table is refused", test_null_ops_table_is_refused},
     {"short ops table is refused", test_short_ops_table_is_refused},
     {"storage module of ABI 1.0 is accepted", test_storage_module_of_abi_1_0_is_accepted},
+    {"policy module of ABI 1.0 still loads", test_policy_module_of_abi_1_0_still_loads},
     {"set loads settings, inits, reloads and destroys",
      test_set_loads_settings_inits_reloads_and_destroys},
     {"settings errors carry file and line", test_settings_errors_carry_file_and_line},

@@ -1,10 +1,12 @@
-/* Unit tests for core/util: byte buffers, base64 and memory pools. */
+/* Unit tests for core/util: byte buffers, base64, memory pools, UTF-8 and JSON strings. */
 #include <CUnit/CUnit.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/base64.h"
 #include "util/buffer.h"
+#include "util/json.h"
 #include "util/pool.h"
 
 static void test_buffer_keeps_bytes_in_order_across_growth(void)
@@ -144,6 +146,35 @@ static CU_TestInfo base64_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+/* What json_string() wrote for @p in, as a C string. */
+static const char *json_of(const char *in)
+{
+	static char out[256];
+	struct buf b = {0};
+
+	CU_ASSERT_EQUAL(json_string(&b, in), 0);
+	snprintf(out, sizeof(out), "%.*s", (int)buf_len(&b), (const char *)buf_head(&b));
+	buf_free(&b);
+	return out;
+}
+
+static void test_json_string_escapes_what_json_cannot_carry(void)
+{
+	CU_ASSERT_STRING_EQUAL(json_of("alice"), "\"alice\"");
+	CU_ASSERT_STRING_EQUAL(json_of("a\"b\\c"), "\"a\\\"b\\\\c\"");
+	CU_ASSERT_STRING_EQUAL(json_of("tab\tnl\n\x7f"), "\"tab\\u0009nl\\u000a\\u007f\"");
+	/* UTF-8 passes; bytes that are not UTF-8 become one U+FFFD each. */
+	CU_ASSERT_STRING_EQUAL(json_of("J\xc3\xbcrgen"), "\"J\xc3\xbcrgen\"");
+	CU_ASSERT_STRING_EQUAL(json_of("x\xff\xc3y"), "\"x\\ufffd\\ufffdy\"");
+	CU_ASSERT_STRING_EQUAL(json_of(NULL), "null");
+	CU_ASSERT_STRING_EQUAL(json_of(""), "\"\"");
+}
+
+static CU_TestInfo json_tests[] = {
+	{"strings escape what JSON cannot carry", test_json_string_escapes_what_json_cannot_carry},
+	CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo pool_tests[] = {
 	{"allocations zeroed and aligned", test_pool_allocations_are_zeroed_and_aligned},
 	{"cap refuses instead of growing", test_pool_cap_refuses_instead_of_growing},
@@ -155,6 +186,7 @@ CU_SuiteInfo util_suites[] = {
 	{"buffer", NULL, NULL, NULL, NULL, buffer_tests},
 	{"base64", NULL, NULL, NULL, NULL, base64_tests},
 	{"pool", NULL, NULL, NULL, NULL, pool_tests},
+	{"json", NULL, NULL, NULL, NULL, json_tests},
 	CU_SUITE_INFO_NULL,
 };
 

@@ -12,6 +12,7 @@
  *     trusted_networks = 10.1.2.3/32
  *     bad_login_delay = 2s         # per address, doubling with each failure in a row
  *     bad_login_delay_max = 15s
+ *     on_limit = refuse            # or close-oldest-idle
  *   }
  *
  * The state is three hash tables behind one mutex: connections by the core's id (what this
@@ -21,6 +22,14 @@
  * failure, so entries idle for CL_FORGET_MS are forgotten and the number tracked is capped.
  * The limits are an immutable struct swapped by reload: new values apply to the next event
  * and never close a session that is already open. docs/limits.md explains the defaults.
+ *
+ * With on_limit = close-oldest-idle, a full address or user makes room instead of refusing:
+ * each address and user also lists its connections, the command hooks mark the ones inside
+ * a command (IDLE is a command too), and the oldest connection that is not is asked to
+ * close through the host's session_close. It stops counting at once (it is "closing"), so
+ * the newcomer is admitted within the limit; when every connection is busy, the newcomer
+ * is refused as with on_limit = refuse. The report op gives sluicectl the limits and how
+ * often each was hit.
  */
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* getentropy */
@@ -56,7 +65,11 @@ struct connlimit_settings {
 	const struct sluice_cidr_list *trusted_networks;
 	uint64_t bad_login_delay;     /* milliseconds */
 	uint64_t bad_login_delay_max; /* milliseconds */
+	unsigned on_limit;            /* index into cl_on_limit_choices */
 };
+
+enum { CL_ON_LIMIT_REFUSE, CL_ON_LIMIT_CLOSE_OLDEST_IDLE };
+static const char *const cl_on_limit_choices[] = {"refuse", "close-oldest-idle", NULL};
 
 #define CS struct connlimit_settings
 static const struct sluice_setting connlimit_settings_table[] = {
@@ -75,6 +88,10 @@ static const struct sluice_setting connlimit_settings_table[] = {
                             "further failure in a row; 0 turns the delay off"),
     SLUICE_SETTING_DURATION("bad_login_delay_max", CS, bad_login_delay_max, "15s", 0, 600000,
                             "the longest delay a failed login gets"),
+    SLUICE_SETTING_ENUM("on_limit", CS, on_limit, "refuse", cl_on_limit_choices,
+                        "when max_per_ip or max_logins_per_user is reached: refuse the "
+                        "newcomer, or close-oldest-idle to close the oldest idle connection "
+                        "of that address or user and admit the newcomer"),
     SLUICE_SETTING_END,
 };
 #undef CS
@@ -88,31 +105,64 @@ struct cl_limits {
 	struct sluice_cidr_list *trusted; /* NULL when empty */
 	uint64_t bad_login_delay;
 	uint64_t bad_login_delay_max;
+	bool close_oldest_idle;
 };
 
-/* 3. The tables' entries. Each begins with its hash node. */
+/* 3. The tables' entries. Each begins with its hash node. An address's and a user's
+ * connections are on lists of their own, for close-oldest-idle to choose from; "closing"
+ * counts those asked to close to make room, which no longer count against a limit. */
+struct cl_conn;
+
 struct cl_ip {
 	struct cl_node node;
 	uint8_t key[CL_KEY_LEN];
 	unsigned open;            /* connections counted for this address */
+	unsigned closing;         /* of those, asked to close */
 	unsigned failures;        /* failed logins in a row; > 0 means on the failure list */
 	uint64_t last_failure_ms; /* host->now_ms() of the latest one */
 	struct cl_ip *fail_prev, *fail_next;
+	struct cl_conn *conns;
 };
 
 struct cl_user {
 	struct cl_node node;
 	unsigned open;
+	unsigned closing;
+	struct cl_conn *conns;
 	char name[];
+};
+
+/* The links of one connection on its address's or its user's list. */
+struct cl_link {
+	struct cl_conn *prev, *next;
 };
 
 struct cl_conn {
 	struct cl_node node;
 	uint64_t id;
 	bool counted;         /* counted in the server's total (and in ip, if set) */
+	bool busy;            /* inside a command: between command_begin and command_end */
+	bool closing;         /* asked to close to make room: no longer counted */
 	struct cl_ip *ip;     /* the address counted, or NULL */
 	struct cl_user *user; /* the login counted, or NULL */
+	struct cl_link ip_link, user_link;
 	unsigned bad_logins;
+};
+
+/* How often each limit refused, and how many connections were closed to make room. */
+enum cl_event {
+	CL_REFUSED_MAX_CONNECTIONS,
+	CL_REFUSED_MAX_PER_IP,
+	CL_REFUSED_MAX_LOGINS_PER_USER,
+	CL_REFUSED_MAX_BAD_LOGINS,
+	CL_CLOSED_IDLE_PER_IP,
+	CL_CLOSED_IDLE_PER_USER,
+	CL_EVENT_COUNT,
+};
+
+static const char *const cl_event_keys[CL_EVENT_COUNT] = {
+    "refused_max_connections", "refused_max_per_ip",      "refused_max_logins_per_user",
+    "refused_max_bad_logins",  "closed_oldest_idle_per_ip", "closed_oldest_idle_per_user",
 };
 
 struct connlimit {
@@ -122,8 +172,10 @@ struct connlimit {
 	struct cl_limits *limits;
 	struct cl_table conns, ips, users;
 	unsigned open;                       /* connections counted for the server */
+	unsigned closing;                    /* of those, asked to close to make room */
 	struct cl_ip *fail_head, *fail_tail; /* oldest failure first */
 	size_t fail_count;
+	uint64_t events[CL_EVENT_COUNT];
 };
 
 /* ---- addresses and text --------------------------------------------------------------- */
@@ -335,6 +387,106 @@ static void cl_user_release(struct connlimit *cl, struct cl_user *u)
 	}
 }
 
+/* ---- connections of an address or a user, for close-oldest-idle ---------------------------- */
+
+#define CL_IP_LINK offsetof(struct cl_conn, ip_link)
+#define CL_USER_LINK offsetof(struct cl_conn, user_link)
+
+static struct cl_link *cl_link(struct cl_conn *c, size_t link)
+{
+	return (struct cl_link *)((char *)c + link);
+}
+
+static void cl_list_add(struct cl_conn **head, struct cl_conn *c, size_t link)
+{
+	cl_link(c, link)->prev = NULL;
+	cl_link(c, link)->next = *head;
+	if (*head != NULL)
+		cl_link(*head, link)->prev = c;
+	*head = c;
+}
+
+static void cl_list_remove(struct cl_conn **head, struct cl_conn *c, size_t link)
+{
+	struct cl_link *l = cl_link(c, link);
+
+	if (l->prev != NULL)
+		cl_link(l->prev, link)->next = l->next;
+	else
+		*head = l->next;
+	if (l->next != NULL)
+		cl_link(l->next, link)->prev = l->prev;
+	l->prev = l->next = NULL;
+}
+
+/* Marks @p c as asked to close (or no longer): it stops (or starts again) counting against
+ * the server's, its address's and its user's limits. */
+static void cl_closing_set(struct connlimit *cl, struct cl_conn *c, bool closing)
+{
+	if (c->closing == closing)
+		return;
+	c->closing = closing;
+	if (c->counted) {
+		cl->closing += closing ? 1u : -1u;
+		if (c->ip != NULL)
+			c->ip->closing += closing ? 1u : -1u;
+	}
+	if (c->user != NULL)
+		c->user->closing += closing ? 1u : -1u;
+}
+
+/* The connection's login no longer counts (disconnect, or another login on it). */
+static void cl_conn_drop_user(struct connlimit *cl, struct cl_conn *c)
+{
+	if (c->user == NULL)
+		return;
+	cl_list_remove(&c->user->conns, c, CL_USER_LINK);
+	if (c->closing)
+		c->user->closing--;
+	cl_user_release(cl, c->user);
+	c->user = NULL;
+}
+
+/*
+ * The oldest connection on a list that is neither inside a command nor closing already,
+ * other than @p except (the newcomer). Oldest means accepted first: the core numbers
+ * connections in the order it accepts them. A list is at most one limit long.
+ */
+static struct cl_conn *cl_oldest_idle(struct cl_conn *head, size_t link, uint64_t except)
+{
+	struct cl_conn *best = NULL;
+
+	for (struct cl_conn *c = head; c != NULL; c = cl_link(c, link)->next)
+		if (!c->busy && !c->closing && c->id != except && (best == NULL || c->id < best->id))
+			best = c;
+	return best;
+}
+
+/*
+ * close-oldest-idle: asks the oldest idle connection on @p head's list to close, so that a
+ * newcomer fits under the limit. Called with the lock held (session_close allows it), so
+ * no other hook can choose the same connection or fill the room in between.
+ * @return true with *victim_r set when a connection was asked to close.
+ */
+static bool cl_make_room(struct connlimit *cl, struct cl_conn *head, size_t link, uint64_t except,
+                         uint64_t *victim_r)
+{
+	struct cl_conn *v = cl_oldest_idle(head, link, except);
+
+	if (v == NULL)
+		return false;
+	cl_closing_set(cl, v, true);
+	int r = cl->host->session_close(cl->host, v->id, "UNAVAILABLE",
+	                                "Connection closed to make room for a new one");
+	/* NOTFOUND: it is going away already (an administrator closed it): room all the same. */
+	if (r != 0 && r != SLUICE_NOTFOUND) {
+		cl_closing_set(cl, v, false);
+		return false;
+	}
+	*victim_r = v->id;
+	return true;
+}
+
 /* The delay after @p failures failures in a row: base, 2 x base, 4 x base, ... up to max. */
 static uint64_t cl_delay(const struct cl_limits *l, unsigned failures)
 {
@@ -365,8 +517,10 @@ static bool cl_count_connection(struct connlimit *cl, uint64_t id, const uint8_t
 	}
 	c->counted = true;
 	c->ip = ip;
-	if (ip != NULL)
+	if (ip != NULL) {
 		ip->open++;
+		cl_list_add(&ip->conns, c, CL_IP_LINK);
+	}
 	cl->open++;
 	return true;
 }
@@ -379,6 +533,7 @@ static int connlimit_connect(void *modctx, const struct sluice_policy_conn *conn
 	bool has_addr = cl_addr_key(conn->peer, key), counted = true;
 	const char *limit_name = NULL;
 	unsigned limit = 0;
+	uint64_t victim = 0;
 	char addr[INET6_ADDRSTRLEN];
 
 	pthread_mutex_lock(&cl->lock);
@@ -387,14 +542,22 @@ static int connlimit_connect(void *modctx, const struct sluice_policy_conn *conn
 	struct cl_conn *c = cl_conn_find(cl, conn->id);
 	if (c != NULL && c->counted) {
 		/* Asked twice about one connection: it is counted already. */
-	} else if (l->max_connections != 0 && cl->open >= l->max_connections) {
+	} else if (l->max_connections != 0 && cl->open - cl->closing >= l->max_connections) {
 		limit_name = "max_connections";
 		limit = l->max_connections;
-	} else if (l->max_per_ip != 0 && ip != NULL && ip->open >= l->max_per_ip &&
-	           !sluice_cidr_match(l->trusted, conn->peer->remote)) {
+		cl->events[CL_REFUSED_MAX_CONNECTIONS]++;
+	} else if (l->max_per_ip != 0 && ip != NULL && ip->open - ip->closing >= l->max_per_ip &&
+	           !sluice_cidr_match(l->trusted, conn->peer->remote) &&
+	           !(l->close_oldest_idle &&
+	             cl_make_room(cl, ip->conns, CL_IP_LINK, conn->id, &victim))) {
 		limit_name = "max_per_ip";
 		limit = l->max_per_ip;
+		cl->events[CL_REFUSED_MAX_PER_IP]++;
 	} else {
+		if (victim != 0) {
+			cl->events[CL_CLOSED_IDLE_PER_IP]++;
+			limit = l->max_per_ip; /* for the log line: l may be replaced once unlocked */
+		}
 		counted = cl_count_connection(cl, conn->id, has_addr ? key : NULL);
 	}
 	pthread_mutex_unlock(&cl->lock);
@@ -403,6 +566,11 @@ static int connlimit_connect(void *modctx, const struct sluice_policy_conn *conn
 	if (!counted)
 		cl->host->log(cl->host, SLUICE_LOG_WARNING,
 		              "out of memory: connection from %s admitted but not counted", addr);
+	if (victim != 0)
+		cl->host->log(cl->host, SLUICE_LOG_INFO,
+		              "max_per_ip=%u reached for %s: closing conn=%llu, its oldest idle "
+		              "connection, to make room",
+		              limit, addr, (unsigned long long)victim);
 	if (limit_name == NULL)
 		return SLUICE_DECLINED;
 	cl->host->log(cl->host, SLUICE_LOG_INFO, "refused: %s=%u reached for %s", limit_name, limit,
@@ -425,6 +593,7 @@ static int connlimit_login(void *modctx, const struct sluice_policy_conn *conn,
 	uint8_t key[CL_KEY_LEN];
 	bool has_addr = cl_addr_key(conn->peer, key), refused = false, counted = true;
 	unsigned limit = 0;
+	uint64_t victim = 0;
 	char addr[INET6_ADDRSTRLEN], user[72];
 
 	if (conn->user == NULL)
@@ -435,18 +604,24 @@ static int connlimit_login(void *modctx, const struct sluice_policy_conn *conn,
 	struct cl_conn *c = cl_conn_get(cl, conn->id);
 	if (c != NULL && c->user != NULL) {
 		/* A second login on one connection (the first was refused after us): count once. */
-		cl_user_release(cl, c->user);
-		c->user = NULL;
+		cl_conn_drop_user(cl, c);
 	}
 	struct cl_user *u = cl_user_find(cl, conn->user, h);
-	if (l->max_logins_per_user != 0 && u != NULL && u->open >= l->max_logins_per_user) {
+	limit = l->max_logins_per_user;
+	if (limit != 0 && u != NULL && u->open - u->closing >= limit &&
+	    !(l->close_oldest_idle && cl_make_room(cl, u->conns, CL_USER_LINK, conn->id, &victim))) {
 		refused = true;
-		limit = l->max_logins_per_user;
+		cl->events[CL_REFUSED_MAX_LOGINS_PER_USER]++;
 	} else if (c == NULL || (u == NULL && (u = cl_user_new(cl, conn->user, h)) == NULL)) {
 		counted = false;
 	} else {
+		if (victim != 0)
+			cl->events[CL_CLOSED_IDLE_PER_USER]++;
 		u->open++;
 		c->user = u;
+		cl_list_add(&u->conns, c, CL_USER_LINK);
+		if (c->closing)
+			u->closing++; /* asked to close already: its login does not count either */
 	}
 	pthread_mutex_unlock(&cl->lock);
 
@@ -456,6 +631,11 @@ static int connlimit_login(void *modctx, const struct sluice_policy_conn *conn,
 		cl->host->log(cl->host, SLUICE_LOG_WARNING,
 		              "out of memory: login of %s from %s admitted but not counted", user,
 		              addr);
+	if (victim != 0)
+		cl->host->log(cl->host, SLUICE_LOG_INFO,
+		              "max_logins_per_user=%u reached for user %s: closing conn=%llu, its "
+		              "oldest idle connection, to make room for a login from %s",
+		              limit, user, (unsigned long long)victim, addr);
 	if (!refused)
 		return SLUICE_DECLINED;
 	cl->host->log(cl->host, SLUICE_LOG_INFO,
@@ -497,6 +677,7 @@ static int connlimit_auth_result(void *modctx, const struct sluice_policy_conn *
 		if (l->max_bad_logins != 0 && c->bad_logins >= l->max_bad_logins) {
 			refused = true;
 			limit = l->max_bad_logins;
+			cl->events[CL_REFUSED_MAX_BAD_LOGINS]++;
 		}
 	}
 	pthread_mutex_unlock(&cl->lock);
@@ -513,6 +694,57 @@ static int connlimit_auth_result(void *modctx, const struct sluice_policy_conn *
 	return sluice_error_set(err, SLUICE_E_REFUSED, NULL, "Too many failed login attempts");
 }
 
+/* A command starts or ends: close-oldest-idle never picks a connection inside one. A flag,
+ * not a count, so that a begin without an end (a later policy refused) is put right by the
+ * connection's next command. */
+static void cl_set_busy(struct connlimit *cl, uint64_t id, bool busy)
+{
+	pthread_mutex_lock(&cl->lock);
+	struct cl_conn *c = cl_conn_find(cl, id);
+	if (c != NULL)
+		c->busy = busy;
+	pthread_mutex_unlock(&cl->lock);
+}
+
+static int connlimit_command_begin(void *modctx, const struct sluice_policy_conn *conn,
+                                   const struct sluice_policy_command *cmd,
+                                   struct sluice_error *err)
+{
+	cl_set_busy(modctx, conn->id, true);
+	return SLUICE_DECLINED;
+}
+
+static void connlimit_command_end(void *modctx, const struct sluice_policy_conn *conn,
+                                  const struct sluice_policy_command *cmd)
+{
+	cl_set_busy(modctx, conn->id, false);
+}
+
+static void connlimit_report(void *modctx, void (*emit)(void *ctx, const char *key, int64_t value),
+                             void *ctx)
+{
+	struct connlimit *cl = modctx;
+	uint64_t events[CL_EVENT_COUNT];
+
+	pthread_mutex_lock(&cl->lock);
+	const struct cl_limits *l = cl->limits;
+	const int64_t figures[] = {
+	    l->max_connections, l->max_per_ip,    l->max_logins_per_user,
+	    l->max_bad_logins,  l->close_oldest_idle, (int64_t)cl->open - cl->closing,
+	};
+	memcpy(events, cl->events, sizeof(events));
+	pthread_mutex_unlock(&cl->lock);
+
+	static const char *const keys[] = {
+	    "max_connections", "max_per_ip",        "max_logins_per_user",
+	    "max_bad_logins",  "close_oldest_idle", "counted_connections",
+	};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		emit(ctx, keys[i], figures[i]);
+	for (size_t i = 0; i < CL_EVENT_COUNT; i++)
+		emit(ctx, cl_event_keys[i], events[i] > INT64_MAX ? INT64_MAX : (int64_t)events[i]);
+}
+
 static void connlimit_disconnect(void *modctx, const struct sluice_policy_conn *conn)
 {
 	struct connlimit *cl = modctx;
@@ -522,15 +754,16 @@ static void connlimit_disconnect(void *modctx, const struct sluice_policy_conn *
 	struct cl_conn *c = cl_conn_find(cl, conn->id);
 	if (c != NULL) {
 		cl_table_remove(&cl->conns, &c->node);
+		cl_conn_drop_user(cl, c);
+		cl_closing_set(cl, c, false);
 		if (c->counted) {
 			cl->open--;
 			if (c->ip != NULL) {
+				cl_list_remove(&c->ip->conns, c, CL_IP_LINK);
 				c->ip->open--;
 				cl_ip_release(cl, c->ip);
 			}
 		}
-		if (c->user != NULL)
-			cl_user_release(cl, c->user);
 		free(c);
 	}
 	cl_forget_stale(cl, now);
@@ -558,6 +791,7 @@ static struct cl_limits *cl_limits_build(const struct connlimit_settings *set)
 	l->max_bad_logins = set->max_bad_logins;
 	l->bad_login_delay = set->bad_login_delay;
 	l->bad_login_delay_max = set->bad_login_delay_max;
+	l->close_oldest_idle = set->on_limit == CL_ON_LIMIT_CLOSE_OLDEST_IDLE;
 	if (set->trusted_networks != NULL && set->trusted_networks->count > 0) {
 		size_t bytes =
 		    sizeof(*set->trusted_networks) +
@@ -607,6 +841,24 @@ static void cl_limits_text(const struct cl_limits *l, const struct cl_limits *ol
 			break;
 		len += (size_t)n;
 	}
+	if (len < size)
+		snprintf(buf + len, size - len, " on_limit=%s%s",
+		         cl_on_limit_choices[l->close_oldest_idle],
+		         old != NULL && old->close_oldest_idle != l->close_oldest_idle
+		             ? (l->close_oldest_idle ? " (was refuse)" : " (was close-oldest-idle)")
+		             : "");
+}
+
+/* Whether the core can close a session for us (host ABI 1.1); close-oldest-idle needs it. */
+static int cl_check_host(const struct connlimit *cl, const struct cl_limits *l,
+                         struct sluice_error *err)
+{
+	if (l->close_oldest_idle && (!SLUICE_HAS_MEMBER(cl->host, struct sluice_host, session_close) ||
+	                             cl->host->session_close == NULL))
+		return sluice_error_set(err, SLUICE_E_CONFIG, NULL,
+		                        "on_limit = close-oldest-idle needs a server that can close "
+		                        "sessions for a module (module ABI 1.1 or later)");
+	return 0;
 }
 
 static int connlimit_init(const struct sluice_host *host, const void *conf, void **modctx_r,
@@ -630,6 +882,12 @@ static int connlimit_init(const struct sluice_host *host, const void *conf, void
 		cl->seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uintptr_t)cl;
 	}
 	cl->host = host;
+	if (cl_check_host(cl, cl->limits, err) < 0) {
+		pthread_mutex_destroy(&cl->lock);
+		cl_limits_free(cl->limits);
+		free(cl);
+		return SLUICE_E_CONFIG;
+	}
 	cl_limits_text(cl->limits, NULL, text, sizeof(text));
 	host->log(host, SLUICE_LOG_INFO, "limits: %s", text);
 	*modctx_r = cl;
@@ -644,6 +902,10 @@ static int connlimit_reload(void *modctx, const void *conf, struct sluice_error 
 
 	if (fresh == NULL)
 		return sluice_error_set(err, SLUICE_E_NOMEM, NULL, "out of memory");
+	if (cl_check_host(cl, fresh, err) < 0) {
+		cl_limits_free(fresh);
+		return SLUICE_E_CONFIG;
+	}
 	/* Only the limits change: counts stay, so open sessions are never closed by a lower
 	 * limit; they just keep new ones out until enough have ended. */
 	pthread_mutex_lock(&cl->lock);
@@ -681,7 +943,10 @@ static const struct sluice_policy_ops connlimit_ops = {
     .connect = connlimit_connect,
     .auth_result = connlimit_auth_result,
     .login = connlimit_login,
+    .command_begin = connlimit_command_begin,
+    .command_end = connlimit_command_end,
     .disconnect = connlimit_disconnect,
+    .report = connlimit_report,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_POLICY, .name = "connlimit", .version = "1.0",
