@@ -41,11 +41,13 @@ enum {
 	SESSION_EV_DELAY_DONE = 1 << 3,
 	SESSION_EV_SHUTDOWN = 1 << 4,
 	SESSION_EV_CONTINUE = 1 << 5,
+	SESSION_EV_AUTH_DONE = 1 << 6, /* the passdb chain has answered a login (cmd-auth.c) */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
+struct auth_job;
 struct mail_user;
 struct mailbox;
 
@@ -91,6 +93,9 @@ struct session {
 	bool spool_failed;
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
+	/* A login being checked by the passdbs as a slow job: the session reads and runs
+	 * nothing more, and is not closed, until the job hands its answer back. */
+	struct auth_job *auth;
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
 	bool closing;     /* close once the output is flushed */

@@ -157,6 +157,15 @@ static void test_object_without_descriptor_is_not_a_module(void)
 	                                             "sluice_module_entry");
 }
 
+/* The versions the messages name, spelled as the loader prints them. */
+#define ABI_STR2(x) #x
+#define ABI_STR(x) ABI_STR2(x)
+#define ABI_NOW ABI_STR(SLUICE_ABI_MAJOR) "." ABI_STR(SLUICE_ABI_MINOR)
+/* The newminor fixture's minor; the preprocessor cannot add, so it is spelled out. */
+#define SLUICE_ABI_MINOR_NEXT 2
+_Static_assert(SLUICE_ABI_MINOR_NEXT == SLUICE_ABI_MINOR + 1, "update SLUICE_ABI_MINOR_NEXT");
+#define ABI_NEXT ABI_STR(SLUICE_ABI_MAJOR) "." ABI_STR(SLUICE_ABI_MINOR_NEXT)
+
 static void test_other_abi_major_is_refused_with_both_versions(void)
 {
 	int rc;
@@ -164,7 +173,7 @@ static void test_other_abi_major_is_refused_with_both_versions(void)
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
 	CU_ASSERT_STRING_EQUAL(msg,
 	                       FIXTURE("badmajor") " was built for module ABI 2.x; this server "
-	                                           "speaks ABI 1.0 — rebuild it against this "
+	                                           "speaks ABI " ABI_NOW " — rebuild it against this "
 	                                           "server's headers");
 }
 
@@ -173,8 +182,8 @@ static void test_newer_abi_minor_is_refused(void)
 	int rc;
 	const char *msg = open_msg(FIXTURE("newminor"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
-	CU_ASSERT_PTR_NOT_NULL(strstr(msg, FIXTURE("newminor") " was built for module ABI 1.1, "
-	                                                       "newer than this server's ABI 1.0"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msg, FIXTURE("newminor") " was built for module ABI " ABI_NEXT ", "
+	                                                       "newer than this server's ABI " ABI_NOW));
 }
 
 static void test_short_descriptor_is_refused_on_its_size(void)
@@ -184,7 +193,7 @@ static void test_short_descriptor_is_refused_on_its_size(void)
 	const char *msg = open_msg(FIXTURE("shortdesc"), "policy", &rc);
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
 	snprintf(want, sizeof(want),
-	         "%s has a descriptor of 8 bytes, but ABI 1.0 descriptors have %zu",
+	         "%s has a descriptor of 8 bytes, but ABI " ABI_NOW " descriptors have %zu",
 	         FIXTURE("shortdesc"), sizeof(struct sluice_module));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
@@ -227,7 +236,7 @@ static void test_short_ops_table_is_refused(void)
 	CU_ASSERT_EQUAL(rc, SLUICE_E_ABI);
 	snprintf(
 	    want, sizeof(want),
-	    "%s has a struct sluice_policy_ops of 4 bytes, smaller than the %zu bytes of ABI 1.0",
+	    "%s has a struct sluice_policy_ops of 4 bytes, smaller than the %zu bytes of ABI " ABI_NOW,
 	    FIXTURE("shortops"), sizeof(struct sluice_policy_ops));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msg, want));
 }
