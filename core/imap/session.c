@@ -423,6 +423,11 @@ static void session_check_idle(struct session *s)
 	uint64_t now = ev_now_ms();
 	if (s->closing)
 		return;
+	if (s->auth != NULL) {
+		/* Waiting for the passdbs is the server's doing, not an idle client. */
+		ev_timer_set(&s->idle_timer, now + limit);
+		return;
+	}
 	if (now - s->last_activity_ms >= limit) {
 		log_info("idle timeout after %llu s", (unsigned long long)(limit / 1000));
 		session_printf(s, "* BYE Disconnecting after %llu seconds without a command.\r\n",
