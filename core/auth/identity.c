@@ -97,8 +97,10 @@ int identity_drop_privileges(void)
 		return 0; /* an ordinary user's process: nothing to give up */
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		mask[keep[i] / 32] |= UINT32_C(1) << (keep[i] % 32);
-	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. */
-	for (unsigned cap = 0; cap < 64; cap++) {
+	/* The bounding set first: dropping from it needs CAP_SETPCAP, which goes next. A
+	 * process started without CAP_SETPCAP (systemd's CapabilityBoundingSet) has a
+	 * bounding set narrowed already; the capset below still empties the rest. */
+	for (unsigned cap = 0; cap < 64 && cap_has(caps, CAP_SETPCAP); cap++) {
 		if (mask[cap / 32] & (UINT32_C(1) << (cap % 32)))
 			continue;
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) <= 0)
