@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from sluice_testlib import REPO
+from sluice_testlib import REPO, Imap, free_ports
+from test_demo import start_demo, stop_demo
 
 SHIPPED_SERVICE = REPO / "etc" / "pam.d" / "sluice"
 PASSWORD = "Correct-Horse-7"
@@ -171,7 +172,8 @@ def test_second_account_cannot_reach_the_first_accounts_mail(system_server, acco
     c.close()
     a_maildir = accounts.home("a") / "Maildir"
     a_files = sorted(p.name for p in a_maildir.rglob("*"))
-    a_message = next((a_maildir / "cur").iterdir(), None) or next((a_maildir / "new").iterdir())
+    a_message = next(p for p in list((a_maildir / "cur").iterdir()) + list((a_maildir / "new").iterdir())
+                     if marker in p.read_text())
 
     # b (or anyone who could write into b's Maildir) plants links to a's mail.
     b_maildir = accounts.home("b") / "Maildir"
@@ -265,3 +267,30 @@ def test_maildir_of_another_owner_is_refused_and_logged(system_server, accounts)
                             f"belongs to uid {accounts.uid('b')} ({b})")
     finally:
         os.chown(home_c / "Maildir", accounts.uid("c"), accounts.gid("c"))
+
+
+def test_demo_auth_pam_serves_the_machines_accounts(tmp_path, accounts, binaries):
+    service = pathlib.Path("/etc/pam.d/sluice")
+    installed_here = not service.exists()
+    plain, tls = free_ports(2)
+    proc = start_demo(tmp_path / "demo", plain, tls, extra=("--auth", "pam"))
+    try:
+        assert service.read_text() == SHIPPED_SERVICE.read_text()
+        with Imap(plain) as c:
+            c.starttls()
+            r = c.cmd(f"LOGIN {accounts.names['b']} {PASSWORD}")
+            assert r.status == "OK", r
+            assert c.cmd("SELECT INBOX").status == "OK"
+        assert (accounts.home("b") / "Maildir").stat().st_uid == accounts.uid("b")
+    finally:
+        assert stop_demo(proc) == 0
+        if installed_here:
+            service.unlink(missing_ok=True)
+
+
+def test_demo_auth_pam_explains_why_it_needs_root(tmp_path):
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        str(REPO / "tools" / "demo"), "--auth", "pam", "--dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, r
+    assert "must run as root" in r.stderr and "uid 1000" in r.stderr, r.stderr
