@@ -81,6 +81,16 @@ def hash_password(user, password):
     return line
 
 
+def home_modules_conf(pam_settings, before=""):
+    """A modules.conf for system accounts: `before` (other blocks), `auth pam` with the
+    given settings, AUTHENTICATE PLAIN, each user's ~/Maildir and ~/.sluice-index."""
+    pam = "".join(f"  {k} = {v}\n" for k, v in pam_settings.items())
+    return (before + "auth pam {\n" + pam + "}\n"
+            "auth sasl-plain {\n}\n"
+            "storage maildir {\n  root = ~/Maildir\n}\n"
+            "index lmdb {\n  path = ~/.sluice-index\n}\n")
+
+
 class ServerExited(Exception):
     pass
 

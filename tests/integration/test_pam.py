@@ -14,7 +14,6 @@ server really acts as them; otherwise they share the runner's uid.
 import os
 import pathlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -22,7 +21,7 @@ import time
 
 import pytest
 
-from sluice_testlib import HOST, Imap, build_dir
+from sluice_testlib import Imap, build_dir, home_modules_conf
 
 LIBDIR = pathlib.Path("/usr/lib/x86_64-linux-gnu")
 PAM_WRAPPER = "libpam_wrapper.so"
@@ -138,28 +137,14 @@ def world(wrappers):
     w.remove()
 
 
-def pam_modules(world, before=""):
-    return (before +
-            "auth pam {\n"
-            f"  first_valid_uid = {world.first_valid_uid}\n"
-            "}\n"
-            "auth sasl-plain {\n"
-            "}\n"
-            "storage maildir {\n"
-            "  root = ~/Maildir\n"
-            "}\n"
-            "index lmdb {\n"
-            "  path = ~/.sluice-index\n"
-            "}\n")
-
-
 @pytest.fixture
 def pam_server(start_sluice, world):
     def start(before="", **kw):
         # PAM's failure delays last seconds: more than the suite's usual 2s preauth_timeout.
         settings = {"workers": "2", "auth_failure_delay": "200ms", "preauth_timeout": "30s"}
         settings.update(kw.pop("settings", {}))
-        return start_sluice(modules_conf=pam_modules(world, before), env=world.env(),
+        modules = home_modules_conf({"first_valid_uid": world.first_valid_uid}, before)
+        return start_sluice(modules_conf=modules, env=world.env(),
                             settings=settings, **kw)
     return start
 

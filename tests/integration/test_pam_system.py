@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from sluice_testlib import REPO, Imap, free_ports
+from sluice_testlib import REPO, Imap, free_ports, home_modules_conf
 from test_demo import start_demo, stop_demo
 
 SHIPPED_SERVICE = REPO / "etc" / "pam.d" / "sluice"
@@ -85,16 +85,7 @@ def accounts():
 
 @pytest.fixture
 def system_server(start_sluice, accounts):
-    modules = (
-        "auth pam {\n"
-        f"  service = {accounts.service}\n"
-        "}\n"
-        "storage maildir {\n"
-        "  root = ~/Maildir\n"
-        "}\n"
-        "index lmdb {\n"
-        "  path = ~/.sluice-index\n"
-        "}\n")
+    modules = home_modules_conf({"service": accounts.service})
     return lambda: start_sluice(modules_conf=modules,
                                 settings={"preauth_timeout": "30s", "workers": "2"})
 
