@@ -274,9 +274,12 @@ def test_demo_auth_pam_serves_the_machines_accounts(tmp_path, accounts, binaries
             assert c.cmd("SELECT INBOX").status == "OK"
         assert (accounts.home("b") / "Maildir").stat().st_uid == accounts.uid("b")
     finally:
-        assert stop_demo(proc) == 0
-        if installed_here:
-            service.unlink(missing_ok=True)
+        try:
+            code = stop_demo(proc)
+        finally:
+            if installed_here:
+                service.unlink(missing_ok=True)
+    assert code == 0, "Ctrl-C did not stop the demo server cleanly"
 
 
 def test_demo_auth_pam_explains_why_it_needs_root(tmp_path):
