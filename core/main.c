@@ -20,6 +20,7 @@
 
 #include <openssl/ssl.h>
 
+#include "auth/identity.h"
 #include "conf/server-conf.h"
 #include "conf/settings.h"
 #include "ctl/control.h"
@@ -192,6 +193,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	control_open(conf); /* before ev_init: no worker thread may run during its umask */
+	/* Root was needed for the ports; from here on only the right to switch identities
+	 * is kept (docs/security.md). Workers start after this and inherit it. */
+	if (identity_setup() < 0 || identity_drop_privileges() < 0 || identity_setup() < 0) {
+		log_error("cannot give up the privileges sluiced does not need: %s", strerror(errno));
+		return 1;
+	}
+	if (identity_can_switch())
+		log_info("running as uid %ld: each user's files are touched with that user's "
+			 "uid, gid and groups", (long)geteuid());
 	if (ev_init(conf->s.workers) < 0) {
 		log_error("cannot start the event loop: %s", strerror(errno));
 		control_close();

@@ -1,9 +1,12 @@
 /*
  * Commands of the not-authenticated state: STARTTLS, LOGIN and AUTHENTICATE (RFC 3501
- * 6.2, RFC 4959 for SASL-IR). Both login paths end in auth_finish, which asks the passdb
- * chain, lets policy modules see the result, and answers. A failed attempt is answered
- * only after a delay, implemented by holding the session's output on a timer, so no
- * thread sleeps and a password guesser cannot go faster by pipelining.
+ * 6.2, RFC 4959 for SASL-IR). Both login paths end in auth_finish, which hands the
+ * attempt to the passdb chain as a slow job (event.h: a PAM stack waiting for LDAP
+ * holds at most part of the worker pool) and parks the session. When the chain has
+ * answered, cmd_auth_done lets policy modules see the result, opens the user's mail as
+ * the user (auth/identity.h) and answers. A failed attempt is answered only after a
+ * delay, implemented by holding the session's output on a timer, so no thread sleeps and
+ * a password guesser cannot go faster by pipelining.
  */
 #include "imap/commands.h"
 
@@ -13,6 +16,7 @@
 #include <sluice/sasl.h>
 
 #include "auth/auth.h"
+#include "auth/identity.h"
 #include "mailbox/user.h"
 #include "policy/policy.h"
 #include "server.h"
@@ -55,9 +59,47 @@ static const char *auth_reason(int r)
 	}
 }
 
+/* The longest a passdb may make a failed login wait, whatever its PAM stack asks for. */
+#define AUTH_PASSDB_DELAY_MAX_MS 60000
+
+/*
+ * One login on its way through the passdb chain. It owns copies of everything it needs,
+ * because the command's arguments and the SASL exchange are gone by the time it runs.
+ * The slow job writes the result fields and then schedules the session, whose worker
+ * reads them (the session's lock orders the two).
+ */
+struct auth_job {
+	struct ev_job job;
+	struct session *s;
+	char *tag, *mech, *authzid, *user, *password;
+	size_t password_len;
+	char log_context[192];
+
+	struct sluice_pool *pool; /* strings of u */
+	struct sluice_user u;
+	struct sluice_error err;
+	uint64_t passdb_delay_ms;
+	int result;
+};
+
+static void auth_job_free(struct auth_job *a)
+{
+	if (a == NULL)
+		return;
+	if (a->password != NULL)
+		explicit_bzero(a->password, a->password_len);
+	free(a->password);
+	free(a->tag);
+	free(a->mech);
+	free(a->authzid);
+	free(a->user);
+	pool_destroy(&a->pool);
+	free(a);
+}
+
 /* Answers a failed attempt after the failure delay; drops the client if a policy says so. */
 static void auth_fail(struct session *s, const char *tag, const char *mech, const char *user, int r,
-		      const struct sluice_error *err)
+		      const struct sluice_error *err, uint64_t passdb_delay)
 {
 	uint64_t delay = 0;
 	struct sluice_error perr = SLUICE_ERROR_INIT;
@@ -72,6 +114,10 @@ static void auth_fail(struct session *s, const char *tag, const char *mech, cons
 	}
 	if (delay < s->conf->s.auth_failure_delay)
 		delay = s->conf->s.auth_failure_delay;
+	if (passdb_delay > AUTH_PASSDB_DELAY_MAX_MS)
+		passdb_delay = AUTH_PASSDB_DELAY_MAX_MS;
+	if (delay < passdb_delay)
+		delay = passdb_delay;
 	/* Counted from the command's arrival: an unknown user (answered at once by the
 	 * passdb) and a wrong password (after a slow hash) are then answered at the same
 	 * moment, so response times do not tell which user names exist. */
@@ -79,77 +125,126 @@ static void auth_fail(struct session *s, const char *tag, const char *mech, cons
 	session_hold_output(s, delay > spent ? delay - spent : 1);
 }
 
+/* The passdb chain, run as a slow job: a PAM stack may wait long for its servers. */
+static void auth_job_run(struct ev_job *job)
+{
+	struct auth_job *a = (struct auth_job *)((char *)job - offsetof(struct auth_job, job));
+	struct sluice_auth_request req = {
+		.user = a->user,
+		.password = a->password,
+		.password_len = a->password_len,
+		.mechanism = a->mech,
+		.peer = &a->s->peer,
+		.fail_delay_ms_r = &a->passdb_delay_ms,
+	};
+	int r;
+
+	identity_leave(); /* passdbs run as the server (PAM needs to read /etc/shadow) */
+	log_set_context(a->log_context);
+	if (strlen(a->user) == 0 || strlen(a->user) > AUTH_MAX_USER)
+		r = sluice_error_set(&a->err, SLUICE_E_AUTH, "AUTHENTICATIONFAILED", "Authentication failed.");
+	else
+		r = auth_verify(&req, a->pool, &a->u, &a->err);
+	if (r == 0 && a->authzid != NULL && a->authzid[0] != '\0' && strcmp(a->authzid, a->u.name) != 0 &&
+	    strcmp(a->authzid, a->user) != 0)
+		r = sluice_error_set(&a->err, SLUICE_E_PERM, "AUTHORIZATIONFAILED",
+				     "Logging in as another user is not allowed.");
+	a->result = r;
+	explicit_bzero(a->password, a->password_len);
+	/* From here on the session's worker owns the job. */
+	session_schedule(a->s, SESSION_EV_AUTH_DONE);
+}
+
+/* Hands a login to the passdb chain; the session waits, holding no thread, for the answer. */
 static void auth_finish(struct session *s, const char *tag, const char *mech, const char *authzid,
 			const char *user, const char *password, size_t password_len)
 {
-	struct sluice_pool *pool = pool_create(1024, 0);
-	struct sluice_auth_request req = {
-		.user = user,
-		.password = password,
-		.password_len = password_len,
-		.mechanism = mech,
-		.peer = &s->peer,
-	};
-	struct sluice_user u = {0};
-	struct sluice_error err = SLUICE_ERROR_INIT;
-	int r;
-
-	if (pool == NULL) {
+	struct auth_job *a = calloc(1, sizeof(*a));
+	if (a != NULL) {
+		a->s = s;
+		a->job.run = auth_job_run;
+		a->pool = pool_create(1024, 0);
+		a->tag = strdup(tag);
+		a->mech = strdup(mech);
+		a->authzid = authzid != NULL ? strdup(authzid) : NULL;
+		a->user = strdup(user);
+		a->password = malloc(password_len + 1);
+		a->password_len = password_len;
+		if (a->password != NULL) {
+			memcpy(a->password, password, password_len);
+			a->password[password_len] = '\0';
+		}
+	}
+	if (a == NULL || a->pool == NULL || a->tag == NULL || a->mech == NULL || a->user == NULL ||
+	    a->password == NULL || (authzid != NULL && a->authzid == NULL)) {
+		auth_job_free(a);
 		session_tagged(s, tag, "NO", "UNAVAILABLE", "The server is out of memory; try again later.");
 		return;
 	}
-	if (strlen(user) == 0 || strlen(user) > AUTH_MAX_USER)
-		r = sluice_error_set(&err, SLUICE_E_AUTH, "AUTHENTICATIONFAILED", "Authentication failed.");
-	else
-		r = auth_verify(&req, pool, &u, &err);
-	if (r == 0 && authzid != NULL && authzid[0] != '\0' && strcmp(authzid, u.name) != 0 &&
-	    strcmp(authzid, user) != 0)
-		r = sluice_error_set(&err, SLUICE_E_PERM, "AUTHORIZATIONFAILED",
-				     "Logging in as another user is not allowed.");
-	if (r != 0) {
-		auth_fail(s, tag, mech, user, r, &err);
-		pool_destroy(&pool);
-		return;
-	}
+	snprintf(a->log_context, sizeof(a->log_context), "conn=%llu ip=%s", (unsigned long long)s->id,
+		 s->remote_ip);
+	s->auth = a;
+	ev_queue_slow(&a->job);
+}
 
+/* A right password: open the user's mail, ask the policies, and answer. */
+static void auth_succeed(struct session *s, struct auth_job *a)
+{
 	uint64_t delay = 0;
-	struct sluice_error perr = SLUICE_ERROR_INIT;
+	struct sluice_error err = SLUICE_ERROR_INIT, perr = SLUICE_ERROR_INIT;
 	struct mail_user *mail = NULL;
-	r = mail_user_open(&u, &mail, &err);
-	char *name = strdup(u.name);
-	pool_destroy(&pool);
-	if (r < 0 || name == NULL) {
+	const char *name = a->u.name;
+
+	int r = mail_user_open(&a->u, &mail, &err);
+	if (r < 0) {
 		/* The password was right: this is the server's trouble, not a failed login. */
-		log_error("login of %s failed: %s", name != NULL ? name : "(out of memory)", err.msg);
-		session_tagged(s, tag, "NO", "UNAVAILABLE", "%s",
-			       r < 0 ? err.msg : "The server is out of memory; try again later.");
-		mail_user_close(&mail);
-		free(name);
+		log_error("login of %s failed: %s", name, err.msg);
+		session_tagged(s, a->tag, "NO", err.resp_code != NULL ? err.resp_code : "UNAVAILABLE", "%s",
+			       err.msg);
 		return;
 	}
 	if (policy_auth_result(s, name, true, &delay, &perr) < 0) {
-		session_tagged(s, tag, "NO", perr.resp_code, "%s", perr.msg);
+		session_tagged(s, a->tag, "NO", perr.resp_code, "%s", perr.msg);
 		mail_user_close(&mail);
-		free(name);
 		return;
 	}
-	s->user = name; /* policy login hooks see the user they are asked about */
+	s->user = (char *)name; /* policy login hooks see the user they are asked about */
 	if (policy_login(s, &perr) < 0) {
-		log_info("login refused user=%s method=%s", name, mech);
+		log_info("login refused user=%s method=%s", name, a->mech);
 		s->user = NULL;
-		free(name);
 		mail_user_close(&mail);
-		session_tagged(s, tag, "NO", perr.resp_code, "%s", perr.msg);
+		session_tagged(s, a->tag, "NO", perr.resp_code, "%s", perr.msg);
 		return;
 	}
 	s->user = NULL;
 	session_logged_in(s, name);
 	s->mail = mail;
-	free(name);
-	log_info("login ok method=%s", mech);
-	session_printf(s, "%s OK [CAPABILITY ", tag);
+	/* Commands pipelined behind the LOGIN run in this same run: as the user. */
+	if (mail != NULL && identity_enter(&mail->id) < 0) {
+		session_printf(s, "* BYE The server cannot act as your account right now.\r\n");
+		s->close_reason = "cannot take on the user's identity";
+		s->closing = true;
+		return;
+	}
+	log_info("login ok method=%s", a->mech);
+	session_printf(s, "%s OK [CAPABILITY ", a->tag);
 	session_write_capabilities(s);
 	session_printf(s, "] Logged in as %s.\r\n", s->user);
+}
+
+void cmd_auth_done(struct session *s)
+{
+	struct auth_job *a = s->auth;
+	if (a == NULL)
+		return;
+	s->auth = NULL;
+	if (!s->closing) {
+		if (a->result != 0)
+			auth_fail(s, a->tag, a->mech, a->user, a->result, &a->err, a->passdb_delay_ms);
+		else
+			auth_succeed(s, a);
+	}
+	auth_job_free(a);
 }
 
 static bool auth_plaintext_refused(struct session *s, const char *tag)
@@ -234,7 +329,7 @@ static void sasl_step(struct session *s, const unsigned char *in, size_t in_len)
 	} else {
 		if (err.msg[0] == '\0')
 			sluice_error_set(&err, SLUICE_E_PARSE, NULL, "The authentication exchange failed.");
-		auth_fail(s, x->tag, ops->mechanism, "(unknown)", r, &err);
+		auth_fail(s, x->tag, ops->mechanism, "(unknown)", r, &err, 0);
 	}
 	cmd_authenticate_free(s);
 }

@@ -162,7 +162,8 @@ static void cmd_list_common(struct session *s, const struct imap_command *cmd, b
 		session_tagged(s, cmd->tag, "NO", "SERVERBUG", "%s",
 			       err.msg[0] ? err.msg : "The mailbox list cannot be read right now.");
 	} else {
-		qsort(c.items, c.count, sizeof(*c.items), list_order);
+		if (c.count > 1) /* qsort must not get NULL, which an empty list has */
+			qsort(c.items, c.count, sizeof(*c.items), list_order);
 		for (size_t i = 0; i < c.count; i++) {
 			session_printf(s, "* %s ", lsub ? "LSUB" : "LIST");
 			list_write_attrs(s, c.items[i].attrs, lsub);

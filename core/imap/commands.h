@@ -108,6 +108,12 @@ imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);
 void cmd_authenticate_abort(struct session *s, const char *why);
 void cmd_authenticate_free(struct session *s);
+/**
+ * Finishes the login whose passdb answer has come back (SESSION_EV_AUTH_DONE): answers
+ * it, and on success opens the user's mail and switches the session to the
+ * authenticated state. A closing session only releases the attempt.
+ */
+void cmd_auth_done(struct session *s);
 
 /** Appends " AUTH=<mech>" for each SASL mechanism usable now. */
 void cmd_write_auth_mechanisms(struct session *s, bool plaintext_allowed);

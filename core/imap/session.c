@@ -25,6 +25,7 @@
 
 #include <openssl/err.h>
 
+#include "auth/identity.h"
 #include "imap/commands.h"
 #include "mailbox/mailbox.h"
 #include "mailbox/user.h"
@@ -480,6 +481,11 @@ static void session_check_idle(struct session *s)
 	uint64_t now = ev_now_ms();
 	if (s->closing)
 		return;
+	if (s->auth != NULL) {
+		/* Waiting for the passdbs is the server's doing, not an idle client. */
+		ev_timer_set(&s->idle_timer, now + limit);
+		return;
+	}
 	if (now - s->last_activity_ms >= limit) {
 		log_info("idle timeout after %llu s", (unsigned long long)(limit / 1000));
 		session_printf(s, "* BYE Disconnecting after %llu seconds without a command.\r\n",
@@ -694,8 +700,8 @@ static void session_run_steps(struct session *s)
 			}
 			continue;
 		}
-		if (s->hold_output)
-			return; /* parked until the delay timer fires */
+		if (s->hold_output || s->auth != NULL)
+			return; /* parked until the delay timer fires or the passdbs answer */
 		if (buf_len(&s->out) > 0) {
 			int r = session_flush(s);
 			if (r < 0) {
@@ -863,8 +869,17 @@ static void session_job_run(struct ev_job *job)
 	pthread_mutex_unlock(&s->lock);
 
 	session_update_log_context(s);
+	/* A logged-in session touches files only as its user (auth/identity.h). */
+	if (s->mail != NULL && identity_enter(&s->mail->id) < 0 && !s->closing) {
+		session_printf(s, "* BYE The server cannot act as your account right now.\r\n");
+		s->close_reason = "cannot take on the user's identity";
+		s->closing = true;
+		s->hold_output = false;
+	}
 	if (events & SESSION_EV_START)
 		session_start(s);
+	if (events & SESSION_EV_AUTH_DONE)
+		cmd_auth_done(s);
 	if ((events & SESSION_EV_DELAY_DONE) && s->hold_output)
 		s->hold_output = false;
 	if (events & SESSION_EV_IDLE_TIMER)
@@ -886,15 +901,17 @@ static void session_job_run(struct ev_job *job)
 
 	session_run_steps(s);
 
-	bool close_now = s->closing && s->want == 0 && !s->hold_output;
+	bool close_now = s->closing && s->want == 0 && !s->hold_output && s->auth == NULL;
 	if (close_now) {
 		session_close(s);
+		identity_leave();
 		pthread_mutex_lock(&s->lock);
 		s->closed = true;
 		s->running = false;
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	identity_leave();
 	if (s->want != 0)
 		ev_modify(&s->src, s->want | EPOLLONESHOT | EPOLLRDHUP);
 

@@ -45,12 +45,14 @@ enum {
 	SESSION_EV_HANGUP = 1 << 7, /* the peer closed or the socket failed */
 	SESSION_EV_NOTIFY = 1 << 8, /* the mailbox an IDLE waits on changed (cmd-idle.c) */
 	SESSION_EV_CLOSE_REQUEST = 1 << 9, /* session_request_close: say BYE and close */
+	SESSION_EV_AUTH_DONE = 1 << 10, /* the passdb chain has answered a login (cmd-auth.c) */
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
 struct sasl_exchange;
 struct idle_wait;
+struct auth_job;
 struct mail_user;
 struct mailbox;
 
@@ -120,6 +122,9 @@ struct session {
 
 	struct sasl_exchange *sasl; /* AUTHENTICATE in progress: input is read line by line */
 	struct idle_wait *idle;     /* IDLE in progress (cmd-idle.c): input is read line by line */
+	/* A login being checked by the passdbs as a slow job: the session reads and runs
+	 * nothing more, and is not closed, until the job hands its answer back. */
+	struct auth_job *auth;
 
 	bool hold_output; /* a failed login's delay: nothing is sent or read until it passes */
 	bool closing;     /* close once the output is flushed */

@@ -24,6 +24,7 @@ void mail_user_close(struct mail_user **mup)
 	free((char *)mu->user.name);
 	free((char *)mu->user.home);
 	free((char *)mu->user.mail);
+	identity_clear(&mu->id);
 	free(mu);
 	*mup = NULL;
 }
@@ -44,8 +45,23 @@ int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, stru
 	mu->storage_ops = server.storage->desc->ops;
 	mu->index_module = server.index;
 	mu->index_ops = server.index->desc->ops;
+	mu->id.own = true;
+	if (mu->user.name == NULL && user->name != NULL) {
+		mail_user_close(&mu);
+		return sluice_error_set(err, SLUICE_E_NOMEM, "SERVERBUG", "The server is out of memory.");
+	}
+	int r = identity_for_user(&mu->user, &mu->id, err);
+	if (r < 0) {
+		mail_user_close(&mu);
+		return r;
+	}
+	if (identity_enter(&mu->id) < 0) {
+		mail_user_close(&mu);
+		return sluice_error_set(err, SLUICE_E_PERM, "UNAVAILABLE",
+					"The server cannot open the mail of this account right now.");
+	}
 	const char *what = "mail storage";
-	int r = mu->storage_ops->user_open(server.storage->modctx, &mu->user, &mu->storage, err);
+	r = mu->storage_ops->user_open(server.storage->modctx, &mu->user, &mu->storage, err);
 	if (r == 0) {
 		what = "mail index";
 		r = mu->index_ops->user_open(server.index->modctx, &mu->user, &mu->index, err);
@@ -55,6 +71,7 @@ int mail_user_open(const struct sluice_user *user, struct mail_user **mu_r, stru
 				  "rebuild is not implemented yet",
 				  mu->user.name);
 	}
+	identity_leave();
 	if (r != 0) {
 		log_error("cannot open the %s: %s", what, err->msg);
 		mail_user_close(&mu);

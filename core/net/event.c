@@ -30,6 +30,9 @@ static size_t ev_heap_len, ev_heap_cap;
 static pthread_mutex_t ev_queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ev_queue_cond = PTHREAD_COND_INITIALIZER;
 static struct ev_job *ev_queue_head, *ev_queue_tail;
+/* Slow jobs wait in their own queue; at most ev_slow_max of them run at once. */
+static struct ev_job *ev_slow_head, *ev_slow_tail;
+static unsigned ev_slow_running, ev_slow_max = 1;
 static bool ev_workers_stop;
 static pthread_t *ev_threads;
 static unsigned ev_thread_count;
@@ -141,37 +144,78 @@ static int ev_run_timers(void)
 	return timeout;
 }
 
-void ev_queue(struct ev_job *job)
+static void ev_list_push(struct ev_job **head, struct ev_job **tail, struct ev_job *job)
 {
 	job->next = NULL;
-	pthread_mutex_lock(&ev_queue_lock);
-	if (ev_queue_tail != NULL)
-		ev_queue_tail->next = job;
+	if (*tail != NULL)
+		(*tail)->next = job;
 	else
-		ev_queue_head = job;
-	ev_queue_tail = job;
+		*head = job;
+	*tail = job;
+}
+
+static struct ev_job *ev_list_pop(struct ev_job **head, struct ev_job **tail)
+{
+	struct ev_job *job = *head;
+	*head = job->next;
+	if (*head == NULL)
+		*tail = NULL;
+	return job;
+}
+
+void ev_queue(struct ev_job *job)
+{
+	pthread_mutex_lock(&ev_queue_lock);
+	ev_list_push(&ev_queue_head, &ev_queue_tail, job);
 	pthread_cond_signal(&ev_queue_cond);
 	pthread_mutex_unlock(&ev_queue_lock);
+}
+
+void ev_queue_slow(struct ev_job *job)
+{
+	pthread_mutex_lock(&ev_queue_lock);
+	ev_list_push(&ev_slow_head, &ev_slow_tail, job);
+	/* Broadcast: the worker that wakes first may find only slow jobs it may not take. */
+	pthread_cond_broadcast(&ev_queue_cond);
+	pthread_mutex_unlock(&ev_queue_lock);
+}
+
+/* The next job a worker may run, or NULL; called with ev_queue_lock held. */
+static struct ev_job *ev_next_job(bool *slow_r)
+{
+	*slow_r = false;
+	if (ev_slow_head != NULL && ev_slow_running < ev_slow_max) {
+		ev_slow_running++;
+		*slow_r = true;
+		return ev_list_pop(&ev_slow_head, &ev_slow_tail);
+	}
+	if (ev_queue_head != NULL)
+		return ev_list_pop(&ev_queue_head, &ev_queue_tail);
+	return NULL;
 }
 
 static void *ev_worker_main(void *arg)
 {
 	(void)arg;
 	for (;;) {
+		struct ev_job *job;
+		bool slow;
+
 		pthread_mutex_lock(&ev_queue_lock);
-		while (ev_queue_head == NULL && !ev_workers_stop)
+		while ((job = ev_next_job(&slow)) == NULL && !ev_workers_stop)
 			pthread_cond_wait(&ev_queue_cond, &ev_queue_lock);
-		if (ev_queue_head == NULL) {
-			pthread_mutex_unlock(&ev_queue_lock);
-			return NULL;
-		}
-		struct ev_job *job = ev_queue_head;
-		ev_queue_head = job->next;
-		if (ev_queue_head == NULL)
-			ev_queue_tail = NULL;
 		pthread_mutex_unlock(&ev_queue_lock);
+		if (job == NULL)
+			return NULL;
 		job->run(job);
 		log_set_context(NULL);
+		if (slow) {
+			pthread_mutex_lock(&ev_queue_lock);
+			ev_slow_running--;
+			if (ev_slow_head != NULL)
+				pthread_cond_broadcast(&ev_queue_cond);
+			pthread_mutex_unlock(&ev_queue_lock);
+		}
 	}
 }
 
@@ -209,6 +253,8 @@ int ev_init(unsigned workers)
 	if (ev_threads == NULL)
 		return -1;
 	ev_workers_stop = false;
+	/* libuv's rule: slow work may take half the pool, so the rest stays responsive. */
+	ev_slow_max = workers / 2 > 0 ? workers / 2 : 1;
 	for (unsigned i = 0; i < workers; i++) {
 		if (pthread_create(&ev_threads[i], NULL, ev_worker_main, NULL) != 0)
 			return -1;

@@ -6,7 +6,8 @@
  * of worker threads as jobs. Sockets of sessions are registered with EPOLLONESHOT, so
  * an event reaches one job at a time and the worker re-arms the socket when it is done.
  * Timer callbacks run on the loop thread with the timer lock held: they must only hand
- * work over (queue a job), never block.
+ * work over (queue a job), never block. Work that may block for long goes through
+ * ev_queue_slow, which keeps it to part of the pool.
  */
 #ifndef SLUICE_EVENT_H
 #define SLUICE_EVENT_H
@@ -51,6 +52,13 @@ void ev_timer_cancel(struct ev_timer *t);
 
 /** Hands a job to the worker pool. Any thread. */
 void ev_queue(struct ev_job *job);
+/**
+ * Hands the pool a job that may block for long (a PAM conversation that waits for an
+ * LDAP server). At most half the workers (at least one) run slow jobs at a time; the
+ * others keep serving ordinary jobs, so slow work never starves every session. Slow
+ * jobs wait their turn in their own queue, holding no thread. Any thread.
+ */
+void ev_queue_slow(struct ev_job *job);
 
 /** Called on the loop thread after each batch of events, e.g. to free closed sessions. */
 void ev_set_batch_hook(void (*hook)(void));

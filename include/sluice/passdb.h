@@ -30,6 +30,19 @@ struct sluice_auth_request {
 	size_t password_len;          /**< its length (a password contains no NUL) */
 	const char *mechanism;        /**< "LOGIN" for the LOGIN command, else the SASL name */
 	const struct sluice_peer *peer;
+
+	/* ABI 1.1 */
+
+	/**
+	 * Where a passdb asks for a longer delay of a failed attempt's answer, in
+	 * milliseconds: the core starts at 0 and answers after the largest of this, the
+	 * policies' delays and the server's auth_failure_delay (capped at one minute),
+	 * holding no thread. For example the pam module stores here the delay its PAM stack
+	 * asked for with pam_fail_delay(3). Ignored when the attempt succeeds. Never NULL in
+	 * a core of ABI 1.1 or later, which is every core that loads a module built against
+	 * these headers. Never sleep in verify instead.
+	 */
+	uint64_t *fail_delay_ms_r;
 };
 
 /** What a passdb knows about a user. Strings come from the pool passed with the call. */
@@ -57,9 +70,13 @@ struct sluice_passdb_ops {
 	 *         SLUICE_E_EXPIRED when the account is expired or locked (err->msg says which);
 	 *         SLUICE_E_TEMPFAIL when the database cannot answer now;
 	 *         another negative code for other failures.
-	 * Called on a worker thread, possibly on several at once. It may take time (password
-	 * hashing is meant to be slow), but must not sleep to punish failures: the core
-	 * delays failed logins itself without holding a thread.
+	 * Called on a worker thread, possibly on several at once, with the server's own
+	 * identity (root when sluiced runs as root, as a PAM stack that reads /etc/shadow
+	 * needs). It may take time (password hashing is meant to be slow, a PAM stack may wait
+	 * for an LDAP server): the core runs verify as a slow job, which may occupy only part
+	 * of the worker pool, while the client's connection waits without a thread. It must
+	 * not sleep to punish failures: store the wanted delay in *req->fail_delay_ms_r and
+	 * the core delays the answer without holding a thread.
 	 */
 	int (*verify)(void *modctx, const struct sluice_auth_request *req, struct sluice_pool *pool,
 		      struct sluice_user *user_r, struct sluice_error *err);

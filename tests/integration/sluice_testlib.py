@@ -87,6 +87,16 @@ def hash_password(user, password):
     return line
 
 
+def home_modules_conf(pam_settings, before=""):
+    """A modules.conf for system accounts: `before` (other blocks), `auth pam` with the
+    given settings, AUTHENTICATE PLAIN, each user's ~/Maildir and ~/.sluice-index."""
+    pam = "".join(f"  {k} = {v}\n" for k, v in pam_settings.items())
+    return (before + "auth pam {\n" + pam + "}\n"
+            "auth sasl-plain {\n}\n"
+            "storage maildir {\n  root = ~/Maildir\n}\n"
+            "index lmdb {\n  path = ~/.sluice-index\n}\n")
+
+
 class ServerExited(Exception):
     pass
 
@@ -95,7 +105,7 @@ class Server:
     """One sluiced process with its own folder, configuration, ports and log."""
 
     def __init__(self, folder, cert, key, passwd_lines, settings=None, modules_extra="",
-                 listeners=None, extra_conf="", prepare=None):
+                 listeners=None, extra_conf="", prepare=None, modules_conf=None, env=None):
         self.dir = pathlib.Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         if prepare is not None:
@@ -124,6 +134,8 @@ class Server:
         }
         self.settings.update(settings or {})
         self.modules_extra = modules_extra
+        self.modules_conf = modules_conf  # replaces the default modules.conf when set
+        self.env = env  # extra environment for sluiced (LD_PRELOAD of pam_wrapper, ...)
         self.extra_conf = extra_conf
         self.listeners = listeners  # None: one plain+STARTTLS and one implicit TLS listener
         self.proc = None
@@ -157,6 +169,9 @@ class Server:
             lines.append(self.extra_conf)
         lines.append(f"include {self.modules_path}")
         self.conf_path.write_text("\n".join(lines) + "\n")
+        if self.modules_conf is not None:
+            self.modules_path.write_text(self.modules_conf)
+            return
         self.modules_path.write_text(
             "auth passwd-file {\n"
             f"  path = {self.passwd_path}\n"
@@ -190,9 +205,10 @@ class Server:
         binary = build_dir() / "sluiced"
         logf = open(self.log_path, "ab")
         try:
+            env = dict(os.environ, **self.env) if self.env else None
             self.proc = subprocess.Popen([str(binary), "-c", str(self.conf_path)],
                                          stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-                                         cwd="/")  # relative paths must not depend on it
+                                         cwd="/", env=env)  # relative paths must not depend on cwd
         finally:
             logf.close()
         self.returncode = None

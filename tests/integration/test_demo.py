@@ -13,11 +13,11 @@ from sluice_testlib import REPO, build_dir, free_ports, Imap
 DEMO_TIMEOUT = 240  # first run may configure and build
 
 
-def start_demo(folder, plain, tls):
+def start_demo(folder, plain, tls, extra=()):
     env = dict(os.environ, SLUICE_BUILD_DIR=str(build_dir()))
     log = open(folder.parent / f"demo-{plain}.log", "wb")
     proc = subprocess.Popen([str(REPO / "tools" / "demo"), "--dir", str(folder),
-                             "--plain-port", str(plain), "--tls-port", str(tls)],
+                             "--plain-port", str(plain), "--tls-port", str(tls), *extra],
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     deadline = time.monotonic() + DEMO_TIMEOUT

@@ -10,7 +10,7 @@
 
 SLUICE_DEPS=(
 	cmake gcc make pkg-config
-	libssl-dev liblmdb-dev libpam0g-dev libcrypt-dev libcunit1-dev libpam-wrapper
+	libssl-dev liblmdb-dev libpam0g-dev libcrypt-dev libcunit1-dev libpam-wrapper libnss-wrapper
 	openssl curl ca-certificates python3 python3-pytest isync offlineimap3 procps
 )
 

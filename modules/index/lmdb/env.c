@@ -12,14 +12,17 @@
  * table's key is the identity (device and inode) of data.mdb rather than its path, which
  * is right through symlinks and bind mounts, and also after the core has deleted a
  * damaged index and its directory was created again: the new data.mdb is a new file,
- * and gets an environment of its own instead of the stale one.
+ * and gets an environment of its own instead of the stale one. A caller shares an open
+ * environment only if it may open data.mdb for writing itself.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lmdb-index.h"
 
@@ -327,15 +330,22 @@ static int env_get(struct lmdb_ctx *ctx, const char *path, const struct lmdb_set
 	if (snprintf(data, sizeof(data), "%s/data.mdb", path) >= (int)sizeof(data))
 		return sluice_error_set(err, SLUICE_E_LIMIT, NULL,
 		                        "The mail index path is too long.");
-	if (stat(data, &st) == 0) {
+	/* Opened, not just stat()ed, for writing: an open environment is shared only with a
+	 * caller who could have opened its files itself (the core calls user_open acting as
+	 * the user, so another user's index stays closed even if its folder can be seen). */
+	int fd = open(data, O_RDWR | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0 && fstat(fd, &st) == 0) {
 		for (struct lmdb_env *e = ctx->envs; e != NULL; e = e->next) {
 			if (e->dev == st.st_dev && e->ino == st.st_ino) {
+				close(fd);
 				e->refs++;
 				*env_r = e;
 				return 0;
 			}
 		}
 	}
+	if (fd >= 0)
+		close(fd);
 	rc = env_open(ctx, path, set, env_r, err);
 	if (rc < 0)
 		return rc;

@@ -11,12 +11,16 @@
  *
  * The root is created (mode 0700, with any missing parents) together with its cur/, new/
  * and tmp/; afterwards every operation works relative to a descriptor of it, one per
- * directory in the process, shared by every session of that user.
+ * directory in the process, shared by every session of that user. The core calls
+ * user_open acting as the user (its filesystem uid and gid), so what is created belongs to
+ * the user; a root that belongs to anyone else is refused with a log line that names the
+ * owner.
  */
 #include "maildir.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,6 +267,39 @@ static void maildir_root_unshare(struct sluice_storage_user *u)
 	pthread_mutex_unlock(&ctx->roots_lock);
 }
 
+/* "1001 (bob)": a uid with its name when the system knows one, for log lines. */
+static void maildir_uid_text(uid_t uid, char *buf, size_t size)
+{
+	struct passwd pw, *found = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &found) == 0 && found != NULL)
+		snprintf(buf, size, "%ld (%s)", (long)uid, found->pw_name);
+	else
+		snprintf(buf, size, "%ld", (long)uid);
+}
+
+/*
+ * The mail root belongs to someone other than the user: say exactly that, as Courier's
+ * admins wished it had ("courier refused connections for a user whose Maildir..."), and
+ * what fixes it. Only the owner matters: the group (Courier's stumbling block) does not.
+ */
+static int maildir_refuse_owner(struct sluice_storage_user *u, const struct sluice_user *user,
+                                uid_t owner, struct sluice_error *err)
+{
+	char owner_text[300];
+
+	maildir_uid_text(owner, owner_text, sizeof(owner_text));
+	u->ctx->host->log(u->ctx->host, SLUICE_LOG_ERROR,
+	                  "refusing the Maildir %s of %s (uid %ld): it belongs to uid %s; mail "
+	                  "is opened only with its user's rights, so give it to the user "
+	                  "(chown -R %s: %s) or point the user elsewhere",
+	                  u->root, u->name, (long)user->uid, owner_text, u->name, u->root);
+	return sluice_error_set(err, SLUICE_E_PERM, "NOPERM",
+	                        "The mail folder of this account belongs to another user; the "
+	                        "administrator has been told.");
+}
+
 static int maildir_root_prepare(struct sluice_storage_user *u, const struct sluice_user *user,
                                 struct sluice_error *err)
 {
@@ -278,20 +315,21 @@ static int maildir_root_prepare(struct sluice_storage_user *u, const struct slui
 		                  u->root, u->name);
 		u->rootfd = open(u->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
-	if (u->rootfd < 0)
-		return maildir_syserr(u, err, SLUICE_E_IO, errno, MAILDIR_MSG_INTERNAL,
-		                      "opening %s", u->root);
+	if (u->rootfd < 0) {
+		int e = errno;
+		/* Opened with the user's rights, someone else's 0700 Maildir is refused here. */
+		if (e == EACCES && user->uid != (uid_t)-1 && stat(u->root, &st) == 0 &&
+		    st.st_uid != user->uid)
+			return maildir_refuse_owner(u, user, st.st_uid, err);
+		return maildir_syserr(u, err, SLUICE_E_IO, e, MAILDIR_MSG_INTERNAL, "opening %s",
+		                      u->root);
+	}
 	if (fstat(u->rootfd, &st) != 0)
 		return maildir_syserr(u, err, SLUICE_E_IO, errno, MAILDIR_MSG_INTERNAL,
 		                      "stat of %s", u->root);
 	maildir_root_share(u, &st);
-	if (user->uid != (uid_t)-1 && st.st_uid != user->uid) {
-		u->ctx->host->log(u->ctx->host, SLUICE_LOG_ERROR,
-		                  "%s belongs to uid %ld, not to %s (uid %ld)", u->root,
-		                  (long)st.st_uid, u->name, (long)user->uid);
-		return sluice_error_set(err, SLUICE_E_PERM, "NOPERM",
-		                        "The mail folder of this account belongs to someone else.");
-	}
+	if (user->uid != (uid_t)-1 && st.st_uid != user->uid)
+		return maildir_refuse_owner(u, user, st.st_uid, err);
 	for (size_t i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++)
 		if (mkdirat(u->rootfd, subdirs[i], 0700) != 0 && errno != EEXIST)
 			return maildir_syserr(u, err, SLUICE_E_IO, errno, MAILDIR_MSG_INTERNAL,
