@@ -178,10 +178,10 @@ static int move_expunge(struct session *s, const struct copy_job *job, struct sl
 		if (seqset_add(&moved, job->src_uids[i], job->src_uids[i]) != 0)
 			return sluice_error_set(err, SLUICE_E_NOMEM, "LIMIT", "Out of memory.");
 	seqset_resolve(&moved, 0);
-	uint32_t *seqs, n;
-	int r = mailbox_expunge_uids(s->selected, &moved, false, &seqs, &n, err);
-	cmd_send_expunged(s, seqs, n);
-	free(seqs);
+	struct mailbox_changes ch;
+	int r = mailbox_expunge_uids(s->selected, &moved, false, &ch, err);
+	cmd_send_expunged(s, &ch);
+	mailbox_changes_free(&ch);
 	return r;
 }
 

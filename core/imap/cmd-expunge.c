@@ -15,10 +15,10 @@
 #include "mailbox/mailbox.h"
 #include "util/log.h"
 
-void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n)
+void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch)
 {
-	for (uint32_t i = n; i-- > 0;)
-		session_printf(s, "* %u EXPUNGE\r\n", seqs[i]);
+	for (uint32_t i = ch->n_expunged; i-- > 0;)
+		session_printf(s, "* %u EXPUNGE\r\n", ch->expunged[i]);
 }
 
 void cmd_refresh_selected(struct session *s)
@@ -33,7 +33,7 @@ void cmd_refresh_selected(struct session *s)
 		log_warning("cannot refresh %s: %s", box->name, err.msg);
 		return;
 	}
-	cmd_send_expunged(s, ch.expunged, ch.n_expunged);
+	cmd_send_expunged(s, &ch);
 	if (box->count != before - ch.n_expunged || box->recent != recent) {
 		session_printf(s, "* %u EXISTS\r\n", box->count);
 		session_printf(s, "* %u RECENT\r\n", box->recent);
@@ -81,10 +81,10 @@ void cmd_expunge(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	struct sluice_error err = SLUICE_ERROR_INIT;
-	uint32_t *seqs, n;
-	int r = mailbox_expunge_uids(box, uid ? &set : NULL, true, &seqs, &n, &err);
-	cmd_send_expunged(s, seqs, n);
-	free(seqs);
+	struct mailbox_changes ch;
+	int r = mailbox_expunge_uids(box, uid ? &set : NULL, true, &ch, &err);
+	cmd_send_expunged(s, &ch);
+	mailbox_changes_free(&ch);
 	pool_destroy(&pool);
 	if (r < 0) {
 		log_warning("EXPUNGE of %s failed: %s", box->name, err.msg);

@@ -283,12 +283,11 @@ void cmd_close(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	struct sluice_error err = SLUICE_ERROR_INIT;
-	uint32_t *seqs = NULL, n;
+	struct mailbox_changes ch = {0};
 	/* RFC 3501: CLOSE expunges silently, and the mailbox is closed even if that fails. */
-	if (!s->selected->readonly &&
-	    mailbox_expunge_uids(s->selected, NULL, true, &seqs, &n, &err) < 0)
+	if (!s->selected->readonly && mailbox_expunge_uids(s->selected, NULL, true, &ch, &err) < 0)
 		log_warning("CLOSE of %s could not expunge: %s", s->selected->name, err.msg);
-	free(seqs);
+	mailbox_changes_free(&ch);
 	session_unselect(s);
 	session_tagged(s, cmd->tag, "OK", NULL, "Close completed.");
 }

@@ -77,8 +77,9 @@ bool cmd_send_flags(struct session *s, uint32_t index, const struct mailbox_msg 
 
 /* cmd-append.c, cmd-copy.c, cmd-expunge.c */
 imap_command_fn cmd_append, cmd_copy, cmd_move, cmd_expunge;
-/** Writes "* n EXPUNGE" for sequence numbers @p seqs (ascending), highest first. */
-void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n);
+struct mailbox_changes;
+/** Writes "* n EXPUNGE" for the messages that left the view (@p ch), highest first. */
+void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch);
 /**
  * Re-syncs the selected mailbox; announces EXPUNGE, EXISTS and RECENT as they changed, then
  * "* n FETCH (UID u FLAGS (...))" for each message whose flags others changed.
