@@ -16,7 +16,8 @@
  * was (RFC 3501 requires it). Messages another session expunged meanwhile are skipped.
  *
  * MOVE is a COPY followed by the expunge of exactly the messages copied, announced as
- * `* OK [COPYUID ...]`, then `* n EXPUNGE` lines, then the tagged OK.
+ * `* OK [COPYUID ...]`, then `* n EXPUNGE` lines (one `* VANISHED` once QRESYNC is on),
+ * then the tagged OK, which tells a CONDSTORE client the new HIGHESTMODSEQ.
  */
 #include "imap/commands.h"
 
@@ -257,6 +258,13 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 			goto out;
 		}
 		uidcode = NULL;
+		if (s->enabled & SESSION_ENABLED_CONDSTORE) {
+			buf_free(&code);
+			if (buf_printf(&code, "HIGHESTMODSEQ %llu",
+			               (unsigned long long)s->selected->highestmodseq) == 0 &&
+			    buf_append(&code, "", 1) == 0)
+				uidcode = (const char *)buf_head(&code);
+		}
 	}
 	if (into_selected && job.done > 0)
 		cmd_refresh_selected(s);

@@ -74,6 +74,13 @@ bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t 
 	return false;
 }
 
+bool cmd_msgset_contains(const struct cmd_msgset *ms, const struct mailbox *box, uint32_t index)
+{
+	if (ms->empty || index >= box->count)
+		return false;
+	return seqset_contains(&ms->set, ms->uid ? box->msgs[index].uid : index + 1);
+}
+
 void cmd_msgset_rewind(struct cmd_msgset *ms)
 {
 	ms->pos = 0;
@@ -120,10 +127,13 @@ bool cmd_send_flags(struct session *s, uint32_t index, const struct mailbox_msg 
                     struct sluice_pool *pool)
 {
 	session_printf(s, "* %u FETCH (", index + 1);
-	if (uid)
+	/* A QRESYNC client is always told which UID a change belongs to (RFC 7162). */
+	if (uid || (s->enabled & SESSION_ENABLED_QRESYNC))
 		session_printf(s, "UID %u ", m->uid);
 	session_printf(s, "FLAGS ");
 	bool ok = cmd_write_flags(s, m, pool);
+	if (s->enabled & SESSION_ENABLED_CONDSTORE)
+		session_printf(s, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	session_write(s, ")\r\n", 3);
 	return ok;
 }

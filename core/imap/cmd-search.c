@@ -13,6 +13,9 @@
  * by the numbers in ascending order, a few kilobytes at a time. Decoded text goes into
  * a pool that is cleared after each message, so memory does not grow with the mailbox.
  * A message that vanished from the storage since SELECT simply does not match.
+ *
+ * With a MODSEQ key (CONDSTORE), the answer also gives the highest MODSEQ of the
+ * messages it returns: `* SEARCH 2 5 (MODSEQ 917)`.
  */
 #include "imap/commands.h"
 
@@ -138,6 +141,7 @@ static enum search_result search_one(struct search_run *run, uint32_t i)
 	    .uid = mm->uid,
 	    .flags = mm->flags & (SLUICE_FLAGS_ALL | MAILBOX_MSG_RECENT),
 	    .keywords = mm->keywords,
+	    .modseq = mm->modseq,
 	};
 	enum search_result r = search_eval(run->root, &m, run->mpool);
 	if (r == SEARCH_UNKNOWN && run->root->cost >= SEARCH_COST_RECORD) {
@@ -154,9 +158,14 @@ static enum search_result search_one(struct search_run *run, uint32_t i)
 	return r == SEARCH_UNKNOWN ? SEARCH_NO : r;
 }
 
-/* Writes "* SEARCH n n n" from the bitmap, a few kilobytes at a time. */
-static void write_matches(struct session *s, const struct mailbox *box, const uint8_t *bits)
+/*
+ * Writes "* SEARCH n n n" from the bitmap, a few kilobytes at a time, and with @p modseq
+ * the highest MODSEQ of the matches: " (MODSEQ m)" when there are any.
+ */
+static void write_matches(struct session *s, const struct mailbox *box, const uint8_t *bits,
+                          bool modseq)
 {
+	uint64_t highest = 0;
 	char chunk[4096];
 	size_t len = (size_t)snprintf(chunk, sizeof(chunk), "* SEARCH");
 	for (uint32_t i = 0; i < box->count; i++) {
@@ -168,8 +177,12 @@ static void write_matches(struct session *s, const struct mailbox *box, const ui
 		}
 		uint32_t n = s->uid_command ? box->msgs[i].uid : i + 1;
 		len += (size_t)snprintf(chunk + len, sizeof(chunk) - len, " %u", n);
+		if (box->msgs[i].modseq > highest)
+			highest = box->msgs[i].modseq;
 	}
 	session_write(s, chunk, len);
+	if (modseq && highest > 0)
+		session_printf(s, " (MODSEQ %llu)", (unsigned long long)highest);
 	session_write(s, "\r\n", 2);
 }
 
@@ -209,6 +222,9 @@ void cmd_search(struct session *s, const struct imap_command *cmd)
 		answer_parse_error(s, cmd, r, &err);
 		goto out;
 	}
+	bool modseq = search_has_modseq(root);
+	if (modseq) /* a CONDSTORE enabling command (RFC 7162 3.1) */
+		s->enabled |= SESSION_ENABLED_CONDSTORE;
 
 	struct search_run run = {.box = box, .root = root, .mpool = mpool};
 	uint32_t i;
@@ -238,7 +254,7 @@ void cmd_search(struct session *s, const struct imap_command *cmd)
 		}
 		goto out;
 	}
-	write_matches(s, box, bits);
+	write_matches(s, box, bits, modseq);
 	session_tagged(s, cmd->tag, "OK", NULL, "Search completed.");
 out:
 	free(bits);

@@ -16,6 +16,7 @@
 
 #include "imap/datetime.h"
 #include "imap/flags.h"
+#include "imap/modseq.h"
 #include "mail/date.h"
 #include "mail/decode.h"
 #include "mail/mime.h"
@@ -31,8 +32,9 @@ enum key_arg {
 	ARG_NUMBER,
 	ARG_KEYWORD,
 	ARG_UIDSET,
-	ARG_KEY,  /* NOT search-key */
-	ARG_KEY2, /* OR search-key SP search-key */
+	ARG_KEY,    /* NOT search-key */
+	ARG_KEY2,   /* OR search-key SP search-key */
+	ARG_MODSEQ, /* [entry-name SP entry-type-req SP] mod-sequence-valzer */
 };
 
 struct key_def {
@@ -58,6 +60,7 @@ static const struct key_def key_table[] = {
     {"HEADER", SEARCH_HEADER, ARG_FIELD, 0, NULL, false},
     {"KEYWORD", SEARCH_KEYWORD, ARG_KEYWORD, 0, NULL, false},
     {"LARGER", SEARCH_LARGER, ARG_NUMBER, 0, NULL, false},
+    {"MODSEQ", SEARCH_MODSEQ, ARG_MODSEQ, 0, NULL, false},
     {"NEW", SEARCH_AND, ARG_NONE, 0, NULL, false}, /* RECENT UNSEEN, built by hand */
     {"NOT", SEARCH_NOT, ARG_KEY, 0, NULL, false},
     {"OLD", SEARCH_FLAG, ARG_NONE, MAILBOX_MSG_RECENT, NULL, true},
@@ -213,6 +216,32 @@ static int parse_set(struct sp *p, const struct imap_arg *a, bool uid, struct se
 	return 0;
 }
 
+/*
+ * MODSEQ's arguments. The entry name ("/flags/\\Seen") and type (priv, shared or all)
+ * are optional and come as a pair; the value may be 0.
+ */
+static int arg_modseq(struct sp *p, struct cursor *c, struct search_node *n)
+{
+	const struct imap_arg *a = next_arg(p, c, "MODSEQ");
+	if (a == NULL)
+		return SLUICE_E_PARSE;
+	if (imap_arg_is_string(a)) {
+		if (a->len < 8 || !ascii_ieq(a->str, 7, "/flags/") || strlen(a->str) != a->len)
+			return bad(p, "%s", "The MODSEQ entry name must be \"/flags/<flag>\".");
+		const struct imap_arg *t = next_arg(p, c, "MODSEQ");
+		if (t == NULL)
+			return SLUICE_E_PARSE;
+		if (!imap_arg_is_atom(t, "PRIV") && !imap_arg_is_atom(t, "SHARED") &&
+		    !imap_arg_is_atom(t, "ALL"))
+			return bad(p, "%s", "The MODSEQ entry type must be priv, shared or all.");
+		if ((a = next_arg(p, c, "MODSEQ")) == NULL)
+			return SLUICE_E_PARSE;
+	}
+	if (!imap_modseq_parse(a, true, &n->modseq))
+		return bad(p, "%s", "MODSEQ needs a number from 0 to 9223372036854775807.");
+	return 0;
+}
+
 /* A key that takes no argument and maps to a flag, or NEW. */
 static int build_flag_key(struct sp *p, const struct key_def *k, struct search_node **node_r)
 {
@@ -313,6 +342,9 @@ static int build_key(struct sp *p, struct cursor *c, unsigned depth, const struc
 		if ((a = next_arg(p, c, k->name)) == NULL)
 			return SLUICE_E_PARSE;
 		r = parse_set(p, a, true, n);
+		break;
+	case ARG_MODSEQ:
+		r = arg_modseq(p, c, n);
 		break;
 	case ARG_KEY:
 		r = parse_key(p, c, depth + 1, &n->children);
@@ -587,7 +619,19 @@ enum search_result search_eval(const struct search_node *node, const struct sear
 		return m->have_size ? yes_no(m->size > node->size) : SEARCH_UNKNOWN;
 	case SEARCH_SMALLER:
 		return m->have_size ? yes_no(m->size < node->size) : SEARCH_UNKNOWN;
+	case SEARCH_MODSEQ:
+		return yes_no(m->modseq >= node->modseq);
 	default:
 		return eval_message(node, m, pool);
 	}
+}
+
+bool search_has_modseq(const struct search_node *node)
+{
+	if (node->op == SEARCH_MODSEQ)
+		return true;
+	for (const struct search_node *c = node->children; c != NULL; c = c->next)
+		if (search_has_modseq(c))
+			return true;
+	return false;
 }

@@ -3,6 +3,10 @@
  * already split into atoms, strings and parenthesised lists by the command parser, are
  * turned into a tree once; the tree is then evaluated against each message of the view.
  *
+ * Beyond RFC 3501 it knows MODSEQ (CONDSTORE, RFC 7162: messages whose MODSEQ is
+ * at least the value given; the optional flag entry name is checked and then not needed,
+ * since a message keeps one MODSEQ for all its flags).
+ *
  * The tree is small and normalised: FROM, TO, CC, BCC and SUBJECT become HEADER keys,
  * the UN- keys become NOT, NEW becomes RECENT AND UNSEEN, OLD becomes NOT RECENT, and
  * the children of every AND are sorted so that the keys that cost the least run first.
@@ -59,6 +63,7 @@ enum search_op {
 	SEARCH_HEADER, /* field, str; str "" matches any message that has the field */
 	SEARCH_BODY,   /* str */
 	SEARCH_TEXT,   /* str: header or body */
+	SEARCH_MODSEQ, /* modseq: the message's MODSEQ is at least this */
 };
 
 /* What a key needs beyond the view; an AND's children are sorted by this. */
@@ -79,6 +84,7 @@ struct search_node {
 	const char *str;
 	int64_t day; /* days since 1970-01-01 */
 	uint64_t size;
+	uint64_t modseq;
 	struct seqset set; /* resolved by search_parse() */
 };
 
@@ -87,6 +93,7 @@ struct search_msg {
 	uint32_t seq, uid;
 	uint32_t flags;       /* SLUICE_FLAG_* | MAILBOX_MSG_RECENT */
 	const char *keywords; /* space-separated; NULL or "" for none */
+	uint64_t modseq;
 
 	bool have_record; /* internal_date and internal_zone are set */
 	int64_t internal_date;
@@ -121,6 +128,9 @@ enum search_result {
  */
 int search_parse(const struct imap_arg *args, size_t count, uint32_t msg_count, uint32_t max_uid,
                  struct sluice_pool *pool, struct search_node **root_r, struct sluice_error *err);
+
+/** Whether the tree has a MODSEQ key (the answer then reports the highest MODSEQ). */
+bool search_has_modseq(const struct search_node *node);
 
 /**
  * @brief Evaluates the tree for one message with what @p m says is known.

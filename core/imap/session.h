@@ -45,6 +45,12 @@ enum {
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
 
+/* Extensions the client turned on, with ENABLE (RFC 5161) or implicitly (RFC 7162 3.1). */
+enum {
+	SESSION_ENABLED_CONDSTORE = 1 << 0, /* MODSEQ in every FETCH of flags */
+	SESSION_ENABLED_QRESYNC = 1 << 1,   /* VANISHED instead of EXPUNGE; implies CONDSTORE */
+};
+
 struct sasl_exchange;
 struct mail_user;
 struct mailbox;
@@ -83,6 +89,7 @@ struct session {
 	struct mailbox *selected; /* set exactly when state is IMAP_STATE_SELECTED */
 
 	bool uid_command; /* the running command came as "UID <command>" */
+	unsigned enabled; /* SESSION_ENABLED_* */
 
 	/* The streamed literal of the APPEND being read (parser.h, stream_min): an unnamed
 	 * temporary file, -1 when there is none. spool_failed: a byte could not be stored, the

@@ -9,6 +9,7 @@ hangs makes a test fail in seconds instead of hanging the suite.
 
 import os
 import pathlib
+import re
 import signal
 import socket
 import ssl
@@ -428,3 +429,20 @@ def code_caps(resp):
     """Capability atoms from a tagged `OK [CAPABILITY ...] text`."""
     assert resp.text.startswith("[CAPABILITY "), resp
     return set(resp.text[len("[CAPABILITY "):resp.text.index("]")].split())
+
+
+def append_message(c, n, flags="", sender="a", mailbox="INBOX"):
+    """APPENDs a small message numbered `n` (its Subject and body say so) with LITERAL+."""
+    body = f"From: {sender}@example.org\r\nSubject: message {n}\r\n\r\nHello {n}.\r\n"
+    r = c.cmd(f"APPEND {mailbox} ({flags}) {{{len(body)}+}}\r\n{body}")
+    assert r.status == "OK", r
+    return r
+
+
+def code_number(resp, name):
+    """The number in a `[NAME n]` response code, untagged or tagged; None when absent."""
+    for line in resp.untagged + [resp.tagged]:
+        m = re.search(r"\[" + name + r" (\d+)\]", line)
+        if m:
+            return int(m.group(1))
+    return None
