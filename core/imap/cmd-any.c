@@ -12,7 +12,8 @@ void session_write_capabilities(struct session *s)
 	bool authed = s->state != IMAP_STATE_NOT_AUTH;
 	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
 	if (authed) {
-		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC");
+		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH "
+		                  "SEARCHRES");
 		return;
 	}
 	if (s->tls_state == SESSION_TLS_OFF && s->tls != NULL &&

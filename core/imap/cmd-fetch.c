@@ -309,7 +309,10 @@ static int fetch_send_vanished(struct fetch_ctx *f, const struct imap_arg *set_a
 	struct seqset set;
 	if (seqset_parse(set_arg->str, &set, pool, NULL) != 0)
 		return sluice_error_set(err, SLUICE_E_NOMEM, "LIMIT", "Out of memory.");
-	seqset_resolve(&set, f->box->uidnext - 1);
+	if (set.saved)
+		set = f->s->searchres;
+	else
+		seqset_resolve(&set, f->box->uidnext - 1);
 	uint32_t *uids, n;
 	int r = mailbox_vanished_since(f->box, f->since, &set, &uids, &n, err);
 	if (r < 0)

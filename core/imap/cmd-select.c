@@ -8,7 +8,8 @@
  * RFC 7162 adds the select parameters (CONDSTORE) and (QRESYNC (...)) (cmd-qresync.c),
  * HIGHESTMODSEQ in every SELECT and EXAMINE (every mailbox keeps its MODSEQs in the
  * index, so NOMODSEQ is never the answer), `* OK [CLOSED]` when a new SELECT or EXAMINE
- * closes the mailbox that was selected, and STATUS HIGHESTMODSEQ.
+ * closes the mailbox that was selected, and STATUS HIGHESTMODSEQ. Leaving a mailbox
+ * forgets the saved SEARCH result (RFC 5182).
  */
 #include "imap/commands.h"
 
@@ -27,6 +28,7 @@
 static void session_unselect(struct session *s)
 {
 	mailbox_close(&s->selected);
+	cmd_searchres_reset(s);
 	s->state = IMAP_STATE_AUTH;
 }
 

@@ -51,7 +51,8 @@ struct cmd_msgset {
 };
 /**
  * Parses and resolves the set argument @p a (ranges in @p pool); answers BAD itself and
- * returns false for bad syntax, `$`, or sequence numbers beyond the mailbox.
+ * returns false for bad syntax or sequence numbers beyond the mailbox. `$` stands for
+ * the messages of the saved SEARCH result (RFC 5182) that are still in the view.
  */
 bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
                       struct sluice_pool *pool, struct cmd_msgset *ms);
@@ -126,6 +127,8 @@ void cmd_send_vanished_earlier(struct session *s, const uint32_t *uids, uint32_t
 
 /* cmd-search.c */
 imap_command_fn cmd_search;
+/** Forgets the saved SEARCH result (`$`): a mailbox is selected or closed (RFC 5182). */
+void cmd_searchres_reset(struct session *s);
 /* cmd-auth.c */
 imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);

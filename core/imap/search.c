@@ -92,6 +92,7 @@ struct cursor {
 
 struct sp {
 	uint32_t msg_count, max_uid;
+	const struct seqset *saved;
 	struct sluice_pool *pool;
 	unsigned nodes;
 	struct sluice_error *err;
@@ -207,10 +208,14 @@ static int parse_set(struct sp *p, const struct imap_arg *a, bool uid, struct se
 		return nomem(p);
 	if (r < 0)
 		return sluice_error_set(p->err, SLUICE_E_PARSE, NULL, "%s", serr.msg);
-	if (n->set.saved)
-		return sluice_error_set(p->err, SLUICE_E_PARSE, NULL,
-		                        "$ stands for a saved search result, which this server "
-		                        "does not keep (no SEARCHRES).");
+	if (n->set.saved) {
+		/* The saved result is UIDs, whichever form named it. */
+		n->op = SEARCH_UIDSET;
+		if (seqset_add_set(&n->set, p->saved) != 0)
+			return nomem(p);
+		seqset_resolve(&n->set, 0);
+		return 0;
+	}
 	/* `*` in an empty mailbox has no value: its ranges are dropped and match nothing. */
 	seqset_resolve(&n->set, uid ? p->max_uid : p->msg_count);
 	return 0;
@@ -439,10 +444,11 @@ static int parse_key(struct sp *p, struct cursor *c, unsigned depth, struct sear
 }
 
 int search_parse(const struct imap_arg *args, size_t count, uint32_t msg_count, uint32_t max_uid,
-                 struct sluice_pool *pool, struct search_node **root_r, struct sluice_error *err)
+                 const struct seqset *saved, struct sluice_pool *pool, struct search_node **root_r,
+                 struct sluice_error *err)
 {
 	struct sluice_error dummy = SLUICE_ERROR_INIT;
-	struct sp p = {msg_count, max_uid, pool, 0, err != NULL ? err : &dummy};
+	struct sp p = {msg_count, max_uid, saved, pool, 0, err != NULL ? err : &dummy};
 	struct cursor c = {args, count, 0};
 
 	*root_r = NULL;

@@ -5,7 +5,8 @@
  *
  * Beyond RFC 3501 it knows MODSEQ (CONDSTORE, RFC 7162: messages whose MODSEQ is
  * at least the value given; the optional flag entry name is checked and then not needed,
- * since a message keeps one MODSEQ for all its flags).
+ * since a message keeps one MODSEQ for all its flags) and `$` (SEARCHRES, RFC 5182: the
+ * messages of the saved result, as a set of UIDs).
  *
  * The tree is small and normalised: FROM, TO, CC, BCC and SUBJECT become HEADER keys,
  * the UN- keys become NOT, NEW becomes RECENT AND UNSEEN, OLD becomes NOT RECENT, and
@@ -116,18 +117,21 @@ enum search_result {
  * @param[in]  args, count the command's arguments (after UID's command name, if any)
  * @param[in]  msg_count   the view's message count: the value of `*` in sequence sets
  * @param[in]  max_uid     the highest UID in the view (0 when empty): `*` in UID sets
+ * @param[in]  saved       the UIDs `$` stands for (a resolved set, copied); NULL or an
+ *                         empty set when nothing is saved: `$` then matches nothing
  * @param[in]  pool        where the tree, its strings and its sets are allocated
  * @param[out] root_r      the tree (an AND of the top-level keys)
  * @param[out] err         on failure, a sentence for the client
  * @return 0; SLUICE_E_PARSE for arguments that are not a search program (unknown key,
- *         missing or malformed argument, NUL in a string, `$`, too many keys or too deep):
+ *         missing or malformed argument, NUL in a string, too many keys or too deep):
  *         answer BAD with err->msg; SLUICE_NOTFOUND for a CHARSET other than US-ASCII and
  *         UTF-8: answer NO with err->resp_code (SEARCH_BADCHARSET); SLUICE_E_NOMEM when
  *         the pool refuses.
  * Sequence numbers above @p msg_count and UIDs above @p max_uid match nothing.
  */
 int search_parse(const struct imap_arg *args, size_t count, uint32_t msg_count, uint32_t max_uid,
-                 struct sluice_pool *pool, struct search_node **root_r, struct sluice_error *err);
+                 const struct seqset *saved, struct sluice_pool *pool, struct search_node **root_r,
+                 struct sluice_error *err);
 
 /** Whether the tree has a MODSEQ key (the answer then reports the highest MODSEQ). */
 bool search_has_modseq(const struct search_node *node);

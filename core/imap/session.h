@@ -20,6 +20,7 @@
 
 #include "conf/server-conf.h"
 #include "imap/parser.h"
+#include "imap/seqset.h"
 #include "net/event.h"
 #include "net/tls.h"
 #include "util/buffer.h"
@@ -90,6 +91,10 @@ struct session {
 
 	bool uid_command; /* the running command came as "UID <command>" */
 	unsigned enabled; /* SESSION_ENABLED_* */
+	/* SEARCHRES (RFC 5182): the UIDs saved by the last SEARCH RETURN (SAVE) in the selected
+	 * mailbox, for `$`; empty (count 0) when there are none. Ranges in searchres_pool. */
+	struct seqset searchres;
+	struct sluice_pool *searchres_pool;
 
 	/* The streamed literal of the APPEND being read (parser.h, stream_min): an unnamed
 	 * temporary file, -1 when there is none. spool_failed: a byte could not be stored, the

@@ -41,10 +41,10 @@ def maildir_names(server):
 
 def test_capabilities_after_login_only(sluice):
     with sluice.connect() as c:
-        assert not {"CONDSTORE", "QRESYNC"} & c.capabilities()
+        assert not {"CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES"} & c.capabilities()
         r = c.cmd("LOGIN demo demo")
         for caps in (code_caps(r), c.capabilities()):
-            assert {"CONDSTORE", "QRESYNC"} <= caps, caps
+            assert {"CONDSTORE", "QRESYNC", "ESEARCH", "SEARCHRES"} <= caps, caps
 
 
 def test_highestmodseq_in_select_examine_and_status_agree(sluice):

@@ -1,7 +1,7 @@
 /*
  * Unit tests for core/imap/search.c: the search-key grammar of RFC 3501 (every key, OR and
  * NOT nesting, parenthesised lists, sequence and UID sets, CHARSET, and the input that
- * must be BAD), CONDSTORE's MODSEQ key, and the three-valued
+ * must be BAD), CONDSTORE's MODSEQ key and SEARCHRES's `$`, and the three-valued
  * evaluator on a fake mailbox view of six messages, plus header, date and body keys on
  * messages parsed from memory.
  *
@@ -21,6 +21,7 @@
 
 static struct sluice_pool *search_test_pool;
 static struct sluice_error search_test_err;
+static const struct seqset *search_test_saved; /* what `$` stands for, or NULL */
 
 static int search_test_setup(void)
 {
@@ -81,8 +82,8 @@ static int parse_bytes(const char *args, size_t args_len, struct search_node **r
 	if (r == IMAP_PARSE_COMMAND) {
 		const struct imap_command *cmd = imap_parser_command(p);
 		search_test_err = (struct sluice_error)SLUICE_ERROR_INIT;
-		ret = search_parse(cmd->args, cmd->count, VIEW_COUNT, 60, search_test_pool, root_r,
-		                   &search_test_err);
+		ret = search_parse(cmd->args, cmd->count, VIEW_COUNT, 60, search_test_saved,
+		                   search_test_pool, root_r, &search_test_err);
 	}
 	imap_parser_destroy(&p);
 	return ret;
@@ -266,7 +267,7 @@ static void test_search_bad_input_is_bad_with_a_sentence(void)
 	assert_bad("UID");
 	assert_bad("UID abc");
 	assert_bad("1:0");
-	assert_bad("$");
+	assert_bad("1,$");
 	assert_bad("()");
 	assert_bad("\"SEEN\"");
 	struct search_node *root;
@@ -440,6 +441,29 @@ static void test_search_modseq_is_at_least_the_value(void)
 	assert_bad("MODSEQ \"/flags/\\\\Seen\" all");
 }
 
+static void test_search_dollar_is_the_saved_uids(void)
+{
+	struct seqset saved;
+	seqset_init(&saved, search_test_pool);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 20, 20), 0);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 40, 55), 0);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 70, 70), 0);
+	seqset_resolve(&saved, 0);
+	search_test_saved = &saved;
+	/* As a sequence set or after UID, `$` names the same messages: by their UIDs. */
+	CU_ASSERT_SEARCH("$", "2 4 5");
+	CU_ASSERT_SEARCH("UID $", "2 4 5");
+	CU_ASSERT_SEARCH("$ SEEN", "2");
+	CU_ASSERT_SEARCH("NOT $", "1 3 6");
+	struct seqset empty;
+	seqset_init(&empty, search_test_pool);
+	seqset_resolve(&empty, 0);
+	search_test_saved = &empty;
+	CU_ASSERT_SEARCH("$", "");
+	search_test_saved = NULL;
+	CU_ASSERT_SEARCH("OR $ 1", "1");
+}
+
 static CU_TestInfo search_tests[] = {
     {"every RFC 3501 key parses", test_search_every_rfc3501_key_parses},
     {"flag keys match the view", test_search_flag_keys_match_the_view},
@@ -459,6 +483,7 @@ static CU_TestInfo search_tests[] = {
      test_search_header_and_body_keys_match_decoded_text},
     {"SENT* use the sender's day", test_search_sent_dates_use_the_senders_day},
     {"MODSEQ is at least the value", test_search_modseq_is_at_least_the_value},
+    {"$ is the saved UIDs", test_search_dollar_is_the_saved_uids},
     CU_TEST_INFO_NULL,
 };
 
