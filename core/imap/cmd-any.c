@@ -1,6 +1,7 @@
 /*
  * Commands valid in every state: CAPABILITY, NOOP, LOGOUT (RFC 3501 6.1), and ID
- * (RFC 2971); plus ENABLE (RFC 5161), valid once logged in.
+ * (RFC 2971); plus ENABLE (RFC 5161), valid once logged in, which turns on CONDSTORE
+ * and QRESYNC (RFC 7162).
  */
 #include "imap/commands.h"
 
@@ -11,7 +12,8 @@ void session_write_capabilities(struct session *s)
 	bool authed = s->state != IMAP_STATE_NOT_AUTH;
 	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
 	if (authed) {
-		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE");
+		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH "
+		                  "SEARCHRES");
 		if (s->conf->s.imap_idle)
 			session_printf(s, " IDLE");
 		return;
@@ -80,7 +82,19 @@ void cmd_id(struct session *s, const struct imap_command *cmd)
 	session_tagged(s, cmd->tag, "OK", NULL, "ID completed.");
 }
 
-/* No extension can be enabled yet; RFC 5161 says unknown ones are ignored. */
+/* What ENABLE can turn on; QRESYNC brings CONDSTORE with it (RFC 7162). */
+static const struct {
+	const char *name;
+	unsigned bit, implies;
+} enable_table[] = {
+    {"CONDSTORE", SESSION_ENABLED_CONDSTORE, 0},
+    {"QRESYNC", SESSION_ENABLED_QRESYNC, SESSION_ENABLED_CONDSTORE},
+};
+
+/*
+ * ENABLED lists what this command turned on, each name once and as the server spells it;
+ * a name already on, or unknown (RFC 5161 says to ignore those), is left out.
+ */
 void cmd_enable(struct session *s, const struct imap_command *cmd)
 {
 	if (cmd->count == 0) {
@@ -93,6 +107,16 @@ void cmd_enable(struct session *s, const struct imap_command *cmd)
 			return;
 		}
 	}
-	session_write(s, "* ENABLED\r\n", 11);
+	session_write(s, "* ENABLED", 9);
+	for (size_t i = 0; i < cmd->count; i++) {
+		for (size_t k = 0; k < sizeof(enable_table) / sizeof(enable_table[0]); k++) {
+			if (!imap_arg_is_atom(&cmd->args[i], enable_table[k].name) ||
+			    (s->enabled & enable_table[k].bit) != 0)
+				continue;
+			s->enabled |= enable_table[k].bit | enable_table[k].implies;
+			session_printf(s, " %s", enable_table[k].name);
+		}
+	}
+	session_write(s, "\r\n", 2);
 	session_tagged(s, cmd->tag, "OK", NULL, "Enabled.");
 }

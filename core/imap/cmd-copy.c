@@ -16,7 +16,8 @@
  * was (RFC 3501 requires it). Messages another session expunged meanwhile are skipped.
  *
  * MOVE is a COPY followed by the expunge of exactly the messages copied, announced as
- * `* OK [COPYUID ...]`, then `* n EXPUNGE` lines, then the tagged OK.
+ * `* OK [COPYUID ...]`, then `* n EXPUNGE` lines (one `* VANISHED` once QRESYNC is on),
+ * then the tagged OK, which tells a CONDSTORE client the new HIGHESTMODSEQ.
  */
 #include "imap/commands.h"
 
@@ -179,10 +180,10 @@ static int move_expunge(struct session *s, const struct copy_job *job, struct sl
 		if (seqset_add(&moved, job->src_uids[i], job->src_uids[i]) != 0)
 			return sluice_error_set(err, SLUICE_E_NOMEM, "LIMIT", "Out of memory.");
 	seqset_resolve(&moved, 0);
-	uint32_t *seqs, n;
-	int r = mailbox_expunge_uids(s->selected, &moved, false, &seqs, &n, err);
-	cmd_send_expunged(s, seqs, n);
-	free(seqs);
+	struct mailbox_changes ch;
+	int r = mailbox_expunge_uids(s->selected, &moved, false, &ch, err);
+	cmd_send_expunged(s, &ch);
+	mailbox_changes_free(&ch);
 	return r;
 }
 
@@ -260,6 +261,13 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 			goto out;
 		}
 		uidcode = NULL;
+		if (s->enabled & SESSION_ENABLED_CONDSTORE) {
+			buf_free(&code);
+			if (buf_printf(&code, "HIGHESTMODSEQ %llu",
+			               (unsigned long long)s->selected->highestmodseq) == 0 &&
+			    buf_append(&code, "", 1) == 0)
+				uidcode = (const char *)buf_head(&code);
+		}
 	}
 	if (into_selected && job.done > 0)
 		cmd_refresh_selected(s);

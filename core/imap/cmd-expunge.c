@@ -6,19 +6,35 @@
  *
  * Expunges are announced highest sequence number first. Each `* n EXPUNGE` renumbers
  * only the messages above n, so announcing 4 before 2 lets every line carry the number
- * the message had when the command began (RFC 3501 7.4.1 allows either way).
+ * the message had when the command began (RFC 3501 7.4.1 allows either way). Once a
+ * client has enabled QRESYNC, the same news is one `* VANISHED uid-set` (RFC 7162),
+ * and with CONDSTORE on, a refresh that moved HIGHESTMODSEQ says so in an untagged OK,
+ * as the tagged OK of EXPUNGE does, so the client's next QRESYNC starts from there.
  */
 #include "imap/commands.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
+#include "imap/seqset.h"
 #include "mailbox/mailbox.h"
 #include "util/log.h"
 
-void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n)
+void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch)
 {
-	for (uint32_t i = n; i-- > 0;)
-		session_printf(s, "* %u EXPUNGE\r\n", seqs[i]);
+	if (ch->n_expunged == 0)
+		return;
+	if (s->enabled & SESSION_ENABLED_QRESYNC) {
+		session_write(s, "* VANISHED ", 11);
+		if (seqset_write(&s->out, ch->expunged_uids, ch->n_expunged) < 0) {
+			s->close_reason = "out of memory";
+			s->closing = true;
+		}
+		session_write(s, "\r\n", 2);
+		return;
+	}
+	for (uint32_t i = ch->n_expunged; i-- > 0;)
+		session_printf(s, "* %u EXPUNGE\r\n", ch->expunged[i]);
 }
 
 void cmd_refresh_selected(struct session *s)
@@ -27,13 +43,14 @@ void cmd_refresh_selected(struct session *s)
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	struct mailbox_changes ch;
 	uint32_t before = box->count, recent = box->recent;
+	uint64_t highest = box->highestmodseq;
 
 	if (mailbox_refresh(box, &ch, &err) < 0) {
 		/* The view stays as it was; the next command that refreshes tries again. */
 		log_warning("cannot refresh %s: %s", box->name, err.msg);
 		return;
 	}
-	cmd_send_expunged(s, ch.expunged, ch.n_expunged);
+	cmd_send_expunged(s, &ch);
 	if (box->count != before - ch.n_expunged || box->recent != recent) {
 		session_printf(s, "* %u EXISTS\r\n", box->count);
 		session_printf(s, "* %u RECENT\r\n", box->recent);
@@ -49,6 +66,9 @@ void cmd_refresh_selected(struct session *s)
 		log_warning("cannot announce flag changes in %s: out of memory", box->name);
 	pool_destroy(&pool);
 	mailbox_changes_free(&ch);
+	if ((s->enabled & SESSION_ENABLED_CONDSTORE) && box->highestmodseq != highest)
+		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest mailbox MODSEQ.\r\n",
+		               (unsigned long long)box->highestmodseq);
 }
 
 void cmd_expunge(struct session *s, const struct imap_command *cmd)
@@ -81,10 +101,10 @@ void cmd_expunge(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	struct sluice_error err = SLUICE_ERROR_INIT;
-	uint32_t *seqs, n;
-	int r = mailbox_expunge_uids(box, uid ? &set : NULL, true, &seqs, &n, &err);
-	cmd_send_expunged(s, seqs, n);
-	free(seqs);
+	struct mailbox_changes ch;
+	int r = mailbox_expunge_uids(box, uid ? &set : NULL, true, &ch, &err);
+	cmd_send_expunged(s, &ch);
+	mailbox_changes_free(&ch);
 	pool_destroy(&pool);
 	if (r < 0) {
 		log_warning("EXPUNGE of %s failed: %s", box->name, err.msg);
@@ -92,5 +112,9 @@ void cmd_expunge(struct session *s, const struct imap_command *cmd)
 		               err.msg[0] ? err.msg : "The messages could not be expunged.");
 		return;
 	}
-	session_tagged(s, cmd->tag, "OK", NULL, "Expunge completed.");
+	/* The expunges moved HIGHESTMODSEQ, and no FETCH tells a CONDSTORE client so. */
+	char code[48];
+	snprintf(code, sizeof(code), "HIGHESTMODSEQ %llu", (unsigned long long)box->highestmodseq);
+	session_tagged(s, cmd->tag, "OK", (s->enabled & SESSION_ENABLED_CONDSTORE) ? code : NULL,
+	               "Expunge completed.");
 }

@@ -19,6 +19,14 @@
  * A non-PEEK BODY[...], RFC822 and RFC822.TEXT set \Seen (unless the mailbox is read-only)
  * through the mailbox layer, which renames the file and gives the index record a new
  * MODSEQ; that message's response then carries FLAGS (RFC 3501 7.4.2).
+ *
+ * CONDSTORE and QRESYNC (RFC 7162) add the MODSEQ item and the modifiers
+ * `(CHANGEDSINCE n [VANISHED])`. CHANGEDSINCE does not walk the set: the index lists the
+ * messages whose MODSEQ is above n (mailbox/changes.c), and only those in the set are
+ * answered, so `UID FETCH 1:* (FLAGS) (CHANGEDSINCE n)` costs what changed. VANISHED
+ * (UID FETCH with QRESYNC on) first reports the UIDs of the set expunged since n as
+ * `* VANISHED (EARLIER)`. Once CONDSTORE is on, every answer that carries FLAGS carries
+ * MODSEQ too, so the client's record of both stays in step.
  */
 #include "imap/commands.h"
 
@@ -28,6 +36,7 @@
 
 #include "imap/datetime.h"
 #include "imap/flags.h"
+#include "imap/modseq.h"
 #include "imap/seqset.h"
 #include "mail/section.h"
 #include "mailbox/mailbox.h"
@@ -49,6 +58,7 @@ enum fetch_kind {
 	FI_RFC822_HEADER,
 	FI_RFC822_TEXT,
 	FI_SECTION,
+	FI_MODSEQ,
 };
 
 struct fetch_item {
@@ -62,7 +72,7 @@ struct fetch_item {
 struct fetch_ctx {
 	struct session *s;
 	struct mailbox *box;
-	struct fetch_item items[FETCH_ITEMS_MAX + 1];
+	struct fetch_item items[FETCH_ITEMS_MAX + 2]; /* room for an implied UID and MODSEQ */
 	size_t count;
 	bool need_index, need_file, sets_seen, has_flags, has_uid;
 	struct sluice_pool *pool;  /* per message, cleared after each */
@@ -71,6 +81,11 @@ struct fetch_ctx {
 	size_t pending_count;
 	unsigned files_opened;
 	bool vanished;
+	bool has_modseq;
+	bool changedsince, want_vanished; /* the modifiers (CHANGEDSINCE n [VANISHED]) */
+	uint64_t since;
+	uint32_t *changed; /* with CHANGEDSINCE: view indexes changed since, ascending */
+	uint32_t n_changed, next_changed;
 };
 
 /* ---- parsing the item list ------------------------------------------------------------ */
@@ -91,6 +106,7 @@ static const struct fetch_name fetch_names[] = {
     {"RFC822", FI_RFC822},
     {"RFC822.HEADER", FI_RFC822_HEADER},
     {"RFC822.TEXT", FI_RFC822_TEXT},
+    {"MODSEQ", FI_MODSEQ},
 };
 
 static bool fetch_add(struct fetch_ctx *f, enum fetch_kind kind)
@@ -180,8 +196,8 @@ static bool fetch_parse(struct fetch_ctx *f, const struct imap_command *cmd)
 		session_tagged(s, cmd->tag, "BAD", NULL,
 		               "Unknown FETCH item %.40s; this server knows UID, FLAGS, "
 		               "INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY, BODYSTRUCTURE, RFC822, "
-		               "RFC822.HEADER, RFC822.TEXT, BODY[section]<partial>, BODY.PEEK[...] "
-		               "and the macros ALL, FAST and FULL.",
+		               "RFC822.HEADER, RFC822.TEXT, MODSEQ, BODY[section]<partial>, "
+		               "BODY.PEEK[...] and the macros ALL, FAST and FULL.",
 		               bad->type == IMAP_ARG_ATOM ? bad->str : "(not an atom)");
 	else
 		session_tagged(s, cmd->tag, "BAD", NULL, "%s", why);
@@ -219,7 +235,20 @@ static void fetch_plan(struct fetch_ctx *f)
 			f->need_file = true;
 			f->sets_seen |= !it->peek;
 			break;
+		case FI_MODSEQ:
+			f->has_modseq = true;
+			break;
 		}
+	}
+	/* Asking for MODSEQ, or for changes since one, turns CONDSTORE on (RFC 7162 3.1);
+	 * from then on FLAGS never come without their MODSEQ. */
+	if (f->has_modseq || f->changedsince)
+		f->s->enabled |= SESSION_ENABLED_CONDSTORE;
+	bool condstore = (f->s->enabled & SESSION_ENABLED_CONDSTORE) != 0;
+	if (!f->has_modseq && (f->changedsince || (f->has_flags && condstore))) {
+		memset(&f->items[f->count], 0, sizeof(f->items[0]));
+		f->items[f->count++].kind = FI_MODSEQ;
+		f->has_modseq = true;
 	}
 	if (f->box->readonly)
 		f->sets_seen = false;
@@ -231,6 +260,81 @@ static void fetch_plan(struct fetch_ctx *f)
 		f->count++;
 		f->has_uid = true;
 	}
+}
+
+/* The modifiers list (RFC 4466): CHANGEDSINCE n and VANISHED (RFC 7162); answers BAD. */
+static bool fetch_parse_modifiers(struct fetch_ctx *f, const struct imap_command *cmd,
+                                  const struct imap_arg *list)
+{
+	struct session *s = f->s;
+	const char *why = NULL;
+	if (list->type != IMAP_ARG_LIST || list->count == 0)
+		why = "FETCH modifiers are a list such as (CHANGEDSINCE 12345).";
+	for (size_t i = 0; why == NULL && i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		if (imap_arg_is_atom(a, "CHANGEDSINCE") && !f->changedsince) {
+			f->changedsince = true;
+			if (i + 1 >= list->count ||
+			    !imap_modseq_parse(&list->list[++i], false, &f->since))
+				why = "CHANGEDSINCE needs a MODSEQ from 1 to 9223372036854775807.";
+		} else if (imap_arg_is_atom(a, "VANISHED") && !f->want_vanished) {
+			f->want_vanished = true;
+		} else {
+			why = "Unknown or repeated FETCH modifier; this server knows CHANGEDSINCE "
+			      "and VANISHED.";
+		}
+	}
+	if (why == NULL && f->want_vanished) {
+		if (!s->uid_command || !f->changedsince)
+			why = "VANISHED belongs to UID FETCH, together with CHANGEDSINCE.";
+		else if (!(s->enabled & SESSION_ENABLED_QRESYNC)) {
+			session_tagged(s, cmd->tag, "BAD", "CLIENTBUG",
+			               "VANISHED needs QRESYNC enabled first (ENABLE QRESYNC).");
+			return false;
+		}
+	}
+	if (why != NULL)
+		session_tagged(s, cmd->tag, "BAD", NULL, "%s", why);
+	return why == NULL;
+}
+
+/*
+ * The UIDs of the set that were expunged since the CHANGEDSINCE value, as
+ * `* VANISHED (EARLIER)`. `*` stands for the last UID ever handed out here, not the last
+ * one left, so that expunges at the top of the mailbox are reported too.
+ */
+static int fetch_send_vanished(struct fetch_ctx *f, const struct imap_arg *set_arg,
+                               struct sluice_pool *pool, struct sluice_error *err)
+{
+	struct seqset set;
+	if (seqset_parse(set_arg->str, &set, pool, NULL) != 0)
+		return sluice_error_set(err, SLUICE_E_NOMEM, "LIMIT", "Out of memory.");
+	if (set.saved)
+		set = f->s->searchres;
+	else
+		seqset_resolve(&set, f->box->uidnext - 1);
+	uint32_t *uids, n;
+	int r = mailbox_vanished_since(f->box, f->since, &set, &uids, &n, err);
+	if (r < 0)
+		return r;
+	cmd_send_vanished_earlier(f->s, uids, n);
+	free(uids);
+	return 0;
+}
+
+/* The next message to answer: the set's next one, or with CHANGEDSINCE the next changed. */
+static bool fetch_next(struct fetch_ctx *f, struct cmd_msgset *ms, uint32_t *index_r)
+{
+	if (!f->changedsince)
+		return cmd_msgset_next(ms, f->box, index_r);
+	while (f->next_changed < f->n_changed) {
+		uint32_t index = f->changed[f->next_changed++];
+		if (cmd_msgset_contains(ms, f->box, index)) {
+			*index_r = index;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* ---- answering ---------------------------------------------------------------------- */
@@ -338,6 +442,9 @@ static int fetch_write_item(struct fetch_ctx *f, const struct fetch_item *it,
 		break;
 	case FI_SECTION:
 		return fetch_write_section(f, it, msg);
+	case FI_MODSEQ:
+		session_printf(s, "MODSEQ (%llu)", (unsigned long long)m->modseq);
+		break;
 	}
 	return 0;
 }
@@ -419,6 +526,8 @@ static int fetch_message(struct fetch_ctx *f, uint32_t index, struct sluice_erro
 		session_printf(f->s, " FLAGS ");
 		if (!cmd_write_flags(f->s, m, f->pool))
 			r = SLUICE_E_NOMEM;
+		if (!f->has_modseq && (f->s->enabled & SESSION_ENABLED_CONDSTORE))
+			session_printf(f->s, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	}
 	session_write(f->s, ")\r\n", 3);
 	mail_message_close(&msg);
@@ -430,8 +539,10 @@ static int fetch_message(struct fetch_ctx *f, uint32_t index, struct sluice_erro
 
 void cmd_fetch(struct session *s, const struct imap_command *cmd)
 {
-	if (cmd->count != 2) {
-		cmd_bad_arguments(s, cmd, "sequence-set (items) or ALL, FAST, FULL or one item");
+	if (cmd->count != 2 && cmd->count != 3) {
+		cmd_bad_arguments(s, cmd,
+		                  "sequence-set (items) or ALL, FAST, FULL or one item "
+		                  "[(CHANGEDSINCE modseq [VANISHED])]");
 		return;
 	}
 	struct fetch_ctx *f = calloc(1, sizeof(*f));
@@ -453,7 +564,8 @@ void cmd_fetch(struct session *s, const struct imap_command *cmd)
 	/* The items are parsed into the command pool: they live through every message. */
 	struct sluice_pool *per_message = f->pool;
 	f->pool = cmdpool;
-	bool ok = fetch_parse(f, cmd);
+	bool ok = fetch_parse(f, cmd) &&
+	          (cmd->count == 2 || fetch_parse_modifiers(f, cmd, &cmd->args[2]));
 	f->pool = per_message;
 	if (!ok)
 		goto out;
@@ -462,7 +574,11 @@ void cmd_fetch(struct session *s, const struct imap_command *cmd)
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	uint32_t index;
 	int r = 0;
-	while (r == 0 && !s->closing && cmd_msgset_next(&ms, f->box, &index)) {
+	if (f->want_vanished)
+		r = fetch_send_vanished(f, &cmd->args[0], cmdpool, &err);
+	if (r == 0 && f->changedsince)
+		r = mailbox_changed_since(f->box, f->since, NULL, &f->changed, &f->n_changed, &err);
+	while (r == 0 && !s->closing && fetch_next(f, &ms, &index)) {
 		r = fetch_message(f, index, &err);
 		pool_clear(f->pool);
 	}
@@ -481,6 +597,7 @@ out:
 	if (f != NULL) {
 		pool_destroy(&f->pool);
 		pool_destroy(&f->batch);
+		free(f->changed);
 	}
 	free(f);
 	pool_destroy(&cmdpool);

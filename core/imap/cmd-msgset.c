@@ -8,6 +8,11 @@
  * message past the last one is a BAD, as RFC 3501 says; a UID set simply skips UIDs that
  * match no message, so the walk goes through the view (in UID order) and looks each UID up
  * in the set, which keeps `UID FETCH 1:4294967295` as cheap as the mailbox is small.
+ *
+ * `$` (SEARCHRES, RFC 5182) is the saved SEARCH result, kept as UIDs: a UID command uses
+ * them as they are, a command on sequence numbers gets the current numbers of the
+ * messages still in the view. Messages expunged since the SEARCH simply drop out, and an
+ * empty result names no message at all, which is not an error.
  */
 #include "imap/commands.h"
 
@@ -15,6 +20,39 @@
 
 #include "imap/flags.h"
 #include "mailbox/mailbox.h"
+
+/* Fills @p ms from the saved SEARCH result; false when the pool refuses. */
+static bool msgset_saved(struct session *s, struct sluice_pool *pool, struct cmd_msgset *ms)
+{
+	const struct mailbox *box = s->selected;
+	const struct seqset *saved = &s->searchres;
+	seqset_init(&ms->set, pool);
+	if (ms->uid) {
+		if (seqset_add_set(&ms->set, saved) != 0)
+			return false;
+	} else if (saved->count > 0) {
+		/* Runs of consecutive sequence numbers become one range. */
+		uint32_t lo = 0, hi = 0;
+		for (uint32_t i = 0; i < box->count; i++) {
+			if (!seqset_contains(saved, box->msgs[i].uid))
+				continue;
+			if (lo != 0 && i == hi) {
+				hi = i + 1;
+				continue;
+			}
+			if (lo != 0 && seqset_add(&ms->set, lo, hi) != 0)
+				return false;
+			lo = hi = i + 1;
+		}
+		if (lo != 0 && seqset_add(&ms->set, lo, hi) != 0)
+			return false;
+	}
+	seqset_resolve(&ms->set, 0);
+	ms->empty = ms->set.count == 0;
+	if (!ms->uid && !ms->empty)
+		seqset_iter_init(&ms->iter, &ms->set);
+	return true;
+}
 
 bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
                       struct sluice_pool *pool, struct cmd_msgset *ms)
@@ -29,8 +67,10 @@ bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const s
 		return false;
 	}
 	if (ms->set.saved) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
-		               "There is no saved search result ($) to use.");
+		if (msgset_saved(s, pool, ms))
+			return true;
+		session_tagged(s, cmd->tag, "NO", "LIMIT",
+		               "The saved search result needs more memory than a session may use.");
 		return false;
 	}
 	if (ms->uid) {
@@ -72,6 +112,13 @@ bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t 
 		}
 	}
 	return false;
+}
+
+bool cmd_msgset_contains(const struct cmd_msgset *ms, const struct mailbox *box, uint32_t index)
+{
+	if (ms->empty || index >= box->count)
+		return false;
+	return seqset_contains(&ms->set, ms->uid ? box->msgs[index].uid : index + 1);
 }
 
 void cmd_msgset_rewind(struct cmd_msgset *ms)
@@ -120,10 +167,13 @@ bool cmd_send_flags(struct session *s, uint32_t index, const struct mailbox_msg 
                     struct sluice_pool *pool)
 {
 	session_printf(s, "* %u FETCH (", index + 1);
-	if (uid)
+	/* A QRESYNC client is always told which UID a change belongs to (RFC 7162). */
+	if (uid || (s->enabled & SESSION_ENABLED_QRESYNC))
 		session_printf(s, "UID %u ", m->uid);
 	session_printf(s, "FLAGS ");
 	bool ok = cmd_write_flags(s, m, pool);
+	if (s->enabled & SESSION_ENABLED_CONDSTORE)
+		session_printf(s, " MODSEQ (%llu)", (unsigned long long)m->modseq);
 	session_write(s, ")\r\n", 3);
 	return ok;
 }

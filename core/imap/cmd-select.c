@@ -4,9 +4,16 @@
  * (mailbox/mailbox.c) does the synchronisation; this file turns its view into the
  * untagged responses and keeps the session's state in step: SELECTED exactly while
  * s->selected is set.
+ *
+ * RFC 7162 adds the select parameters (CONDSTORE) and (QRESYNC (...)) (cmd-qresync.c),
+ * HIGHESTMODSEQ in every SELECT and EXAMINE (every mailbox keeps its MODSEQs in the
+ * index, so NOMODSEQ is never the answer), `* OK [CLOSED]` when a new SELECT or EXAMINE
+ * closes the mailbox that was selected, and STATUS HIGHESTMODSEQ. Leaving a mailbox
+ * forgets the saved SEARCH result (RFC 5182).
  */
 #include "imap/commands.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,6 +28,7 @@
 static void session_unselect(struct session *s)
 {
 	mailbox_close(&s->selected);
+	cmd_searchres_reset(s);
 	s->state = IMAP_STATE_AUTH;
 }
 
@@ -113,30 +121,84 @@ static void write_keywords(struct session *s, const struct mailbox *box)
 	free(seen);
 }
 
+#define SELECT_USAGE "mailbox [(CONDSTORE) | (QRESYNC (uidvalidity modseq [known-uids]))]"
+
+/* The select parameters of RFC 7162 (RFC 4466 syntax); answers BAD itself. */
+static bool select_params(struct session *s, const struct imap_command *cmd,
+                          struct sluice_pool *pool, struct cmd_qresync *q, bool *qresync_r)
+{
+	*qresync_r = false;
+	if (cmd->count == 1)
+		return true;
+	const struct imap_arg *list = &cmd->args[1];
+	if (cmd->count != 2 || list->type != IMAP_ARG_LIST || list->count == 0) {
+		cmd_bad_arguments(s, cmd, SELECT_USAGE);
+		return false;
+	}
+	bool condstore = false;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *a = &list->list[i];
+		if (imap_arg_is_atom(a, "CONDSTORE") && !condstore) {
+			condstore = true;
+		} else if (imap_arg_is_atom(a, "QRESYNC") && !*qresync_r) {
+			const struct imap_arg *v = i + 1 < list->count ? &list->list[++i] : NULL;
+			if (!cmd_qresync_parse(s, cmd, v, pool, q))
+				return false;
+			*qresync_r = true;
+		} else {
+			session_tagged(
+			    s, cmd->tag, "BAD", NULL,
+			    "Unknown or repeated select parameter %.40s; this server knows "
+			    "CONDSTORE and QRESYNC.",
+			    a->type == IMAP_ARG_ATOM ? a->str : "(not an atom)");
+			return false;
+		}
+	}
+	/* Asking for either is a CONDSTORE enabling command (RFC 7162 3.1). */
+	s->enabled |= SESSION_ENABLED_CONDSTORE;
+	return true;
+}
+
 static void cmd_select_common(struct session *s, const struct imap_command *cmd, bool readonly)
 {
 	struct buf name = {0};
-	if (cmd->count != 1 || !imap_arg_is_astring(&cmd->args[0])) {
-		cmd_bad_arguments(s, cmd, "mailbox");
+	if (cmd->count < 1 || !imap_arg_is_astring(&cmd->args[0])) {
+		cmd_bad_arguments(s, cmd, SELECT_USAGE);
 		return;
 	}
-	if (!cmd_require_storage(s, cmd))
+	struct sluice_pool *pool = pool_create(1024, 0);
+	if (pool == NULL) {
+		session_tagged(s, cmd->tag, "NO", "SERVERBUG", "The server is out of memory.");
 		return;
-	/* RFC 3501: selecting closes the current mailbox first, and a failure leaves none. */
-	if (s->selected != NULL)
+	}
+	struct cmd_qresync q;
+	struct cmd_resync rs = {0};
+	bool qresync;
+	if (!select_params(s, cmd, pool, &q, &qresync) || !cmd_require_storage(s, cmd))
+		goto out;
+	/* RFC 3501: selecting closes the current mailbox first, and a failure leaves none;
+	 * RFC 7162 has the server say so before anything about the new one. */
+	if (s->selected != NULL) {
 		session_unselect(s);
+		session_printf(s, "* OK [CLOSED] Previous mailbox closed.\r\n");
+	}
 	if (!cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
-		return;
+		goto out;
 	const char *canonical = (const char *)buf_head(&name);
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	struct mailbox *box;
 	int r = mailbox_open(s->mail, canonical, readonly, !readonly, &box, &err);
 	if (r != 0) {
 		select_answer_error(s, cmd->tag, canonical, r, &err);
-		buf_free(&name);
-		return;
+		goto out;
 	}
-	buf_free(&name);
+	if (qresync && (r = cmd_qresync_prepare(box, &q, &rs, &err)) < 0) {
+		log_warning("QRESYNC of %s failed: %s", canonical, err.msg);
+		session_tagged(s, cmd->tag, "NO", err.resp_code ? err.resp_code : "SERVERBUG", "%s",
+		               err.msg[0] ? err.msg : "The changes cannot be read right now.");
+		mailbox_close(&box);
+		goto out;
+	}
 
 	session_printf(s, "* FLAGS (" SYSTEM_FLAGS);
 	write_keywords(s, box);
@@ -154,10 +216,17 @@ static void cmd_select_common(struct session *s, const struct imap_command *cmd,
 		session_printf(s, "* OK [UNSEEN %u] First unseen.\r\n", unseen);
 	session_printf(s, "* OK [UIDVALIDITY %u] UIDs valid.\r\n", box->uidvalidity);
 	session_printf(s, "* OK [UIDNEXT %u] Predicted next UID.\r\n", box->uidnext);
+	session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest mailbox MODSEQ.\r\n",
+	               (unsigned long long)box->highestmodseq);
 	s->selected = box;
 	s->state = IMAP_STATE_SELECTED;
+	cmd_resync_send(s, &rs);
 	session_tagged(s, cmd->tag, "OK", readonly ? "READ-ONLY" : "READ-WRITE", "%s completed.",
 	               readonly ? "Examine" : "Select");
+out:
+	cmd_resync_free(&rs);
+	buf_free(&name);
+	pool_destroy(&pool);
 }
 
 void cmd_select(struct session *s, const struct imap_command *cmd)
@@ -170,9 +239,17 @@ void cmd_examine(struct session *s, const struct imap_command *cmd)
 	cmd_select_common(s, cmd, true);
 }
 
-enum status_item { ST_MESSAGES, ST_RECENT, ST_UIDNEXT, ST_UIDVALIDITY, ST_UNSEEN, ST_COUNT };
-static const char *const status_names[ST_COUNT] = {"MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY",
-                                                   "UNSEEN"};
+enum status_item {
+	ST_MESSAGES,
+	ST_RECENT,
+	ST_UIDNEXT,
+	ST_UIDVALIDITY,
+	ST_UNSEEN,
+	ST_HIGHESTMODSEQ, /* RFC 7162 */
+	ST_COUNT
+};
+static const char *const status_names[ST_COUNT] = {"MESSAGES",    "RECENT", "UIDNEXT",
+                                                   "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ"};
 
 #define STATUS_ITEMS_MAX 16
 
@@ -183,7 +260,8 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 
 	if (cmd->count != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
 	    cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
-		cmd_bad_arguments(s, cmd, "mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)");
+		cmd_bad_arguments(
+		    s, cmd, "mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)");
 		return;
 	}
 	const struct imap_arg *list = &cmd->args[1];
@@ -200,11 +278,13 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		if (k == ST_COUNT) {
 			session_tagged(s, cmd->tag, "BAD", NULL,
 			               "Unknown STATUS item %.40s; this server knows MESSAGES, "
-			               "RECENT, UIDNEXT, UIDVALIDITY and UNSEEN.",
+			               "RECENT, UIDNEXT, UIDVALIDITY, UNSEEN and HIGHESTMODSEQ.",
 			               a->type == IMAP_ARG_ATOM ? a->str : "(not an atom)");
 			return;
 		}
 		items[n++] = (enum status_item)k;
+		if (k == ST_HIGHESTMODSEQ) /* a CONDSTORE enabling command (RFC 7162 3.1) */
+			s->enabled |= SESSION_ENABLED_CONDSTORE;
 	}
 	if (!cmd_require_storage(s, cmd))
 		return;
@@ -232,7 +312,7 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		mailbox_name_write(&s->out, (const char *)buf_head(&imap));
 		session_printf(s, " (");
 		for (size_t i = 0; i < n; i++) {
-			uint32_t v = 0;
+			uint64_t v = 0;
 			switch (items[i]) {
 			case ST_MESSAGES:
 				v = box->count;
@@ -246,12 +326,16 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 			case ST_UIDVALIDITY:
 				v = box->uidvalidity;
 				break;
+			case ST_HIGHESTMODSEQ:
+				v = box->highestmodseq;
+				break;
 			case ST_UNSEEN:
 			case ST_COUNT:
 				v = mailbox_count_unseen(box);
 				break;
 			}
-			session_printf(s, "%s%s %u", i ? " " : "", status_names[items[i]], v);
+			session_printf(s, "%s%s %llu", i ? " " : "", status_names[items[i]],
+			               (unsigned long long)v);
 		}
 		session_printf(s, ")\r\n");
 		session_tagged(s, cmd->tag, "OK", NULL, "Status completed.");
@@ -283,12 +367,11 @@ void cmd_close(struct session *s, const struct imap_command *cmd)
 		return;
 	}
 	struct sluice_error err = SLUICE_ERROR_INIT;
-	uint32_t *seqs = NULL, n;
+	struct mailbox_changes ch = {0};
 	/* RFC 3501: CLOSE expunges silently, and the mailbox is closed even if that fails. */
-	if (!s->selected->readonly &&
-	    mailbox_expunge_uids(s->selected, NULL, true, &seqs, &n, &err) < 0)
+	if (!s->selected->readonly && mailbox_expunge_uids(s->selected, NULL, true, &ch, &err) < 0)
 		log_warning("CLOSE of %s could not expunge: %s", s->selected->name, err.msg);
-	free(seqs);
+	mailbox_changes_free(&ch);
 	session_unselect(s);
 	session_tagged(s, cmd->tag, "OK", NULL, "Close completed.");
 }

@@ -60,10 +60,13 @@ struct cmd_msgset {
 };
 /**
  * Parses and resolves the set argument @p a (ranges in @p pool); answers BAD itself and
- * returns false for bad syntax, `$`, or sequence numbers beyond the mailbox.
+ * returns false for bad syntax or sequence numbers beyond the mailbox. `$` stands for
+ * the messages of the saved SEARCH result (RFC 5182) that are still in the view.
  */
 bool cmd_msgset_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
                       struct sluice_pool *pool, struct cmd_msgset *ms);
+/** Whether the message at view index @p index is in the set (a binary search). */
+bool cmd_msgset_contains(const struct cmd_msgset *ms, const struct mailbox *box, uint32_t index);
 /** Gives the next view index of the set, ascending; false when the set is done. */
 bool cmd_msgset_next(struct cmd_msgset *ms, const struct mailbox *box, uint32_t *index_r);
 /** Starts the walk of cmd_msgset_next over again. */
@@ -78,21 +81,59 @@ struct mailbox_msg;
 /** Appends a message's flag list, \Recent included; false (session closing) without memory. */
 bool cmd_write_flags(struct session *s, const struct mailbox_msg *m, struct sluice_pool *pool);
 /**
- * Writes "* n FETCH ([UID u ]FLAGS (...))" for the message at view index @p index (STORE's
- * answer, and the unsolicited update of flags others changed); false as cmd_write_flags.
+ * Writes "* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])" for the message at view index
+ * @p index (STORE's answer, and the unsolicited update of flags others changed); UID also
+ * when QRESYNC is on, MODSEQ when CONDSTORE is; false as cmd_write_flags.
  */
 bool cmd_send_flags(struct session *s, uint32_t index, const struct mailbox_msg *m, bool uid,
                     struct sluice_pool *pool);
 
 /* cmd-append.c, cmd-copy.c, cmd-expunge.c */
 imap_command_fn cmd_append, cmd_copy, cmd_move, cmd_expunge;
-/** Writes "* n EXPUNGE" for sequence numbers @p seqs (ascending), highest first. */
-void cmd_send_expunged(struct session *s, const uint32_t *seqs, uint32_t n);
+struct mailbox_changes;
+/**
+ * Announces the messages that left the view (@p ch's expunged lists): "* n EXPUNGE",
+ * highest sequence number first, or one "* VANISHED uid-set" once QRESYNC is on.
+ */
+void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch);
 /**
  * Re-syncs the selected mailbox; announces EXPUNGE, EXISTS and RECENT as they changed, then
  * "* n FETCH (UID u FLAGS (...))" for each message whose flags others changed.
  */
 void cmd_refresh_selected(struct session *s);
+/* cmd-qresync.c: QRESYNC's SELECT parameter and answer (RFC 7162 3.2.5) */
+struct cmd_qresync {
+	uint32_t uidvalidity;
+	uint64_t modseq;
+	struct seqset known; /* known-uids, resolved; only when has_known */
+	bool has_known;
+};
+/* What changed since the client's MODSEQ. */
+struct cmd_resync {
+	uint32_t *vanished; /* UIDs, ascending (malloc or NULL) */
+	uint32_t n_vanished;
+	uint32_t *changed; /* view indexes, ascending (malloc or NULL) */
+	uint32_t n_changed;
+};
+/**
+ * Reads the list after QRESYNC (@p a; sets in @p pool). Answers BAD itself and returns
+ * false when QRESYNC is not enabled or the list does not fit the grammar.
+ */
+bool cmd_qresync_parse(struct session *s, const struct imap_command *cmd, const struct imap_arg *a,
+                       struct sluice_pool *pool, struct cmd_qresync *q);
+/**
+ * What @p q's client missed in @p box (nothing when the UIDVALIDITY differs), read from
+ * the index in proportion to the changes. @return 0, or a negative code with err filled;
+ * free @p out with cmd_resync_free.
+ */
+int cmd_qresync_prepare(struct mailbox *box, const struct cmd_qresync *q, struct cmd_resync *out,
+                        struct sluice_error *err);
+/** Writes "* VANISHED (EARLIER) ..." then one FETCH (UID FLAGS MODSEQ) per changed message. */
+void cmd_resync_send(struct session *s, const struct cmd_resync *rs);
+void cmd_resync_free(struct cmd_resync *rs);
+/** Writes "* VANISHED (EARLIER) uid-set" for @p n ascending UIDs; nothing when n is 0. */
+void cmd_send_vanished_earlier(struct session *s, const uint32_t *uids, uint32_t n);
+
 /* cmd-search.c */
 imap_command_fn cmd_search;
 /* cmd-idle.c */
@@ -103,6 +144,8 @@ void cmd_idle_line(struct session *s, const char *line, size_t len);
 void cmd_idle_wake(struct session *s);
 /** Ends an IDLE without answering (the connection is closing); nothing when none runs. */
 void cmd_idle_end(struct session *s);
+/** Forgets the saved SEARCH result (`$`): a mailbox is selected or closed (RFC 5182). */
+void cmd_searchres_reset(struct session *s);
 /* cmd-auth.c */
 imap_command_fn cmd_starttls, cmd_login, cmd_authenticate;
 void cmd_authenticate_continue(struct session *s, const char *line, size_t len);

@@ -16,6 +16,7 @@
 
 #include "imap/datetime.h"
 #include "imap/flags.h"
+#include "imap/modseq.h"
 #include "mail/date.h"
 #include "mail/decode.h"
 #include "mail/mime.h"
@@ -31,8 +32,9 @@ enum key_arg {
 	ARG_NUMBER,
 	ARG_KEYWORD,
 	ARG_UIDSET,
-	ARG_KEY,  /* NOT search-key */
-	ARG_KEY2, /* OR search-key SP search-key */
+	ARG_KEY,    /* NOT search-key */
+	ARG_KEY2,   /* OR search-key SP search-key */
+	ARG_MODSEQ, /* [entry-name SP entry-type-req SP] mod-sequence-valzer */
 };
 
 struct key_def {
@@ -58,6 +60,7 @@ static const struct key_def key_table[] = {
     {"HEADER", SEARCH_HEADER, ARG_FIELD, 0, NULL, false},
     {"KEYWORD", SEARCH_KEYWORD, ARG_KEYWORD, 0, NULL, false},
     {"LARGER", SEARCH_LARGER, ARG_NUMBER, 0, NULL, false},
+    {"MODSEQ", SEARCH_MODSEQ, ARG_MODSEQ, 0, NULL, false},
     {"NEW", SEARCH_AND, ARG_NONE, 0, NULL, false}, /* RECENT UNSEEN, built by hand */
     {"NOT", SEARCH_NOT, ARG_KEY, 0, NULL, false},
     {"OLD", SEARCH_FLAG, ARG_NONE, MAILBOX_MSG_RECENT, NULL, true},
@@ -89,6 +92,7 @@ struct cursor {
 
 struct sp {
 	uint32_t msg_count, max_uid;
+	const struct seqset *saved;
 	struct sluice_pool *pool;
 	unsigned nodes;
 	struct sluice_error *err;
@@ -204,12 +208,42 @@ static int parse_set(struct sp *p, const struct imap_arg *a, bool uid, struct se
 		return nomem(p);
 	if (r < 0)
 		return sluice_error_set(p->err, SLUICE_E_PARSE, NULL, "%s", serr.msg);
-	if (n->set.saved)
-		return sluice_error_set(p->err, SLUICE_E_PARSE, NULL,
-		                        "$ stands for a saved search result, which this server "
-		                        "does not keep (no SEARCHRES).");
+	if (n->set.saved) {
+		/* The saved result is UIDs, whichever form named it. */
+		n->op = SEARCH_UIDSET;
+		if (seqset_add_set(&n->set, p->saved) != 0)
+			return nomem(p);
+		seqset_resolve(&n->set, 0);
+		return 0;
+	}
 	/* `*` in an empty mailbox has no value: its ranges are dropped and match nothing. */
 	seqset_resolve(&n->set, uid ? p->max_uid : p->msg_count);
+	return 0;
+}
+
+/*
+ * MODSEQ's arguments. The entry name ("/flags/\\Seen") and type (priv, shared or all)
+ * are optional and come as a pair; the value may be 0.
+ */
+static int arg_modseq(struct sp *p, struct cursor *c, struct search_node *n)
+{
+	const struct imap_arg *a = next_arg(p, c, "MODSEQ");
+	if (a == NULL)
+		return SLUICE_E_PARSE;
+	if (imap_arg_is_string(a)) {
+		if (a->len < 8 || !ascii_ieq(a->str, 7, "/flags/") || strlen(a->str) != a->len)
+			return bad(p, "%s", "The MODSEQ entry name must be \"/flags/<flag>\".");
+		const struct imap_arg *t = next_arg(p, c, "MODSEQ");
+		if (t == NULL)
+			return SLUICE_E_PARSE;
+		if (!imap_arg_is_atom(t, "PRIV") && !imap_arg_is_atom(t, "SHARED") &&
+		    !imap_arg_is_atom(t, "ALL"))
+			return bad(p, "%s", "The MODSEQ entry type must be priv, shared or all.");
+		if ((a = next_arg(p, c, "MODSEQ")) == NULL)
+			return SLUICE_E_PARSE;
+	}
+	if (!imap_modseq_parse(a, true, &n->modseq))
+		return bad(p, "%s", "MODSEQ needs a number from 0 to 9223372036854775807.");
 	return 0;
 }
 
@@ -314,6 +348,9 @@ static int build_key(struct sp *p, struct cursor *c, unsigned depth, const struc
 			return SLUICE_E_PARSE;
 		r = parse_set(p, a, true, n);
 		break;
+	case ARG_MODSEQ:
+		r = arg_modseq(p, c, n);
+		break;
 	case ARG_KEY:
 		r = parse_key(p, c, depth + 1, &n->children);
 		break;
@@ -407,10 +444,11 @@ static int parse_key(struct sp *p, struct cursor *c, unsigned depth, struct sear
 }
 
 int search_parse(const struct imap_arg *args, size_t count, uint32_t msg_count, uint32_t max_uid,
-                 struct sluice_pool *pool, struct search_node **root_r, struct sluice_error *err)
+                 const struct seqset *saved, struct sluice_pool *pool, struct search_node **root_r,
+                 struct sluice_error *err)
 {
 	struct sluice_error dummy = SLUICE_ERROR_INIT;
-	struct sp p = {msg_count, max_uid, pool, 0, err != NULL ? err : &dummy};
+	struct sp p = {msg_count, max_uid, saved, pool, 0, err != NULL ? err : &dummy};
 	struct cursor c = {args, count, 0};
 
 	*root_r = NULL;
@@ -587,7 +625,19 @@ enum search_result search_eval(const struct search_node *node, const struct sear
 		return m->have_size ? yes_no(m->size > node->size) : SEARCH_UNKNOWN;
 	case SEARCH_SMALLER:
 		return m->have_size ? yes_no(m->size < node->size) : SEARCH_UNKNOWN;
+	case SEARCH_MODSEQ:
+		return yes_no(m->modseq >= node->modseq);
 	default:
 		return eval_message(node, m, pool);
 	}
+}
+
+bool search_has_modseq(const struct search_node *node)
+{
+	if (node->op == SEARCH_MODSEQ)
+		return true;
+	for (const struct search_node *c = node->children; c != NULL; c = c->next)
+		if (search_has_modseq(c))
+			return true;
+	return false;
 }

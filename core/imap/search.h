@@ -3,6 +3,11 @@
  * already split into atoms, strings and parenthesised lists by the command parser, are
  * turned into a tree once; the tree is then evaluated against each message of the view.
  *
+ * Beyond RFC 3501 it knows MODSEQ (CONDSTORE, RFC 7162: messages whose MODSEQ is
+ * at least the value given; the optional flag entry name is checked and then not needed,
+ * since a message keeps one MODSEQ for all its flags) and `$` (SEARCHRES, RFC 5182: the
+ * messages of the saved result, as a set of UIDs).
+ *
  * The tree is small and normalised: FROM, TO, CC, BCC and SUBJECT become HEADER keys,
  * the UN- keys become NOT, NEW becomes RECENT AND UNSEEN, OLD becomes NOT RECENT, and
  * the children of every AND are sorted so that the keys that cost the least run first.
@@ -59,6 +64,7 @@ enum search_op {
 	SEARCH_HEADER, /* field, str; str "" matches any message that has the field */
 	SEARCH_BODY,   /* str */
 	SEARCH_TEXT,   /* str: header or body */
+	SEARCH_MODSEQ, /* modseq: the message's MODSEQ is at least this */
 };
 
 /* What a key needs beyond the view; an AND's children are sorted by this. */
@@ -79,6 +85,7 @@ struct search_node {
 	const char *str;
 	int64_t day; /* days since 1970-01-01 */
 	uint64_t size;
+	uint64_t modseq;
 	struct seqset set; /* resolved by search_parse() */
 };
 
@@ -87,6 +94,7 @@ struct search_msg {
 	uint32_t seq, uid;
 	uint32_t flags;       /* SLUICE_FLAG_* | MAILBOX_MSG_RECENT */
 	const char *keywords; /* space-separated; NULL or "" for none */
+	uint64_t modseq;
 
 	bool have_record; /* internal_date and internal_zone are set */
 	int64_t internal_date;
@@ -109,18 +117,24 @@ enum search_result {
  * @param[in]  args, count the command's arguments (after UID's command name, if any)
  * @param[in]  msg_count   the view's message count: the value of `*` in sequence sets
  * @param[in]  max_uid     the highest UID in the view (0 when empty): `*` in UID sets
+ * @param[in]  saved       the UIDs `$` stands for (a resolved set, copied); NULL or an
+ *                         empty set when nothing is saved: `$` then matches nothing
  * @param[in]  pool        where the tree, its strings and its sets are allocated
  * @param[out] root_r      the tree (an AND of the top-level keys)
  * @param[out] err         on failure, a sentence for the client
  * @return 0; SLUICE_E_PARSE for arguments that are not a search program (unknown key,
- *         missing or malformed argument, NUL in a string, `$`, too many keys or too deep):
+ *         missing or malformed argument, NUL in a string, too many keys or too deep):
  *         answer BAD with err->msg; SLUICE_NOTFOUND for a CHARSET other than US-ASCII and
  *         UTF-8: answer NO with err->resp_code (SEARCH_BADCHARSET); SLUICE_E_NOMEM when
  *         the pool refuses.
  * Sequence numbers above @p msg_count and UIDs above @p max_uid match nothing.
  */
 int search_parse(const struct imap_arg *args, size_t count, uint32_t msg_count, uint32_t max_uid,
-                 struct sluice_pool *pool, struct search_node **root_r, struct sluice_error *err);
+                 const struct seqset *saved, struct sluice_pool *pool, struct search_node **root_r,
+                 struct sluice_error *err);
+
+/** Whether the tree has a MODSEQ key (the answer then reports the highest MODSEQ). */
+bool search_has_modseq(const struct search_node *node);
 
 /**
  * @brief Evaluates the tree for one message with what @p m says is known.

@@ -180,6 +180,14 @@ static int seqset_range_cmp(const void *a, const void *b)
 	return 0;
 }
 
+int seqset_add_set(struct seqset *set, const struct seqset *from)
+{
+	for (size_t i = 0; from != NULL && i < from->count; i++)
+		if (seqset_add(set, from->ranges[i].lo, from->ranges[i].hi) != 0)
+			return SLUICE_E_NOMEM;
+	return 0;
+}
+
 int seqset_resolve(struct seqset *set, uint32_t star)
 {
 	int ret = 0;

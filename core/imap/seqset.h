@@ -84,6 +84,14 @@ int seqset_parse(const char *text, struct seqset *set_r, struct sluice_pool *poo
 int seqset_add(struct seqset *set, uint32_t a, uint32_t b);
 
 /**
+ * @brief Adds every range of @p from (NULL adds nothing) to @p set, as seqset_add does
+ *        one by one: how a saved SEARCH result (SEARCHRES `$`) is copied into a command's
+ *        pool before the command uses it.
+ * @return 0; SLUICE_E_NOMEM when the pool refuses (the set then holds part of @p from).
+ */
+int seqset_add_set(struct seqset *set, const struct seqset *from);
+
+/**
  * @brief Replaces `*` by @p star, orders each range, sorts and merges the set.
  * @param[in,out] set a parsed or built set
  * @param[in]     star the value of `*`: the message count, or the highest UID in use (RFC

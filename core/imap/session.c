@@ -800,6 +800,7 @@ static void session_free(struct session *s)
 	buf_free(&s->in);
 	buf_free(&s->out);
 	mailbox_close(&s->selected); /* before the user whose handles it uses */
+	pool_destroy(&s->searchres_pool);
 	mail_user_close(&s->mail);
 	free(s->user);
 	free(s->refusal);

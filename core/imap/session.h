@@ -20,6 +20,7 @@
 
 #include "conf/server-conf.h"
 #include "imap/parser.h"
+#include "imap/seqset.h"
 #include "net/event.h"
 #include "net/tls.h"
 #include "util/buffer.h"
@@ -49,6 +50,12 @@ enum {
 };
 
 enum session_tls { SESSION_TLS_OFF, SESSION_TLS_HANDSHAKE, SESSION_TLS_ON };
+
+/* Extensions the client turned on, with ENABLE (RFC 5161) or implicitly (RFC 7162 3.1). */
+enum {
+	SESSION_ENABLED_CONDSTORE = 1 << 0, /* MODSEQ in every FETCH of flags */
+	SESSION_ENABLED_QRESYNC = 1 << 1,   /* VANISHED instead of EXPUNGE; implies CONDSTORE */
+};
 
 struct sasl_exchange;
 struct idle_wait;
@@ -102,6 +109,11 @@ struct session {
 	struct mailbox *selected; /* set exactly when state is IMAP_STATE_SELECTED */
 
 	bool uid_command; /* the running command came as "UID <command>" */
+	unsigned enabled; /* SESSION_ENABLED_* */
+	/* SEARCHRES (RFC 5182): the UIDs saved by the last SEARCH RETURN (SAVE) in the selected
+	 * mailbox, for `$`; empty (count 0) when there are none. Ranges in searchres_pool. */
+	struct seqset searchres;
+	struct sluice_pool *searchres_pool;
 
 	/* The command policy modules see (commands.c): its name ("UID FETCH"), its arguments
 	 * as text, and how many modules have admitted it (they get command_end). waiting: a

@@ -51,8 +51,8 @@ static int nomem(struct sluice_error *err)
 
 /* ---- the view ------------------------------------------------------------------------- */
 
-static int view_append(struct mailbox *box, uint32_t uid, uint32_t flags, const char *key,
-                       const char *keywords)
+static int view_append(struct mailbox *box, uint32_t uid, uint32_t flags, uint64_t modseq,
+                       const char *key, const char *keywords)
 {
 	size_t klen = strlen(key) + 1;
 	if (box->count == box->cap) {
@@ -83,6 +83,7 @@ static int view_append(struct mailbox *box, uint32_t uid, uint32_t flags, const 
 	m->flags = flags;
 	m->key_off = (uint32_t)box->keys_len;
 	m->keywords = kw;
+	m->modseq = modseq;
 	memcpy(box->keys + box->keys_len, key, klen);
 	box->keys_len += klen;
 	if (flags & MAILBOX_MSG_RECENT)
@@ -211,7 +212,8 @@ static uint64_t sync_modseq(struct sync *sy)
 static int sync_load_cb(void *ctx, const struct sluice_index_message *msg)
 {
 	struct sync *sy = ctx;
-	if (view_append(sy->box, msg->uid, msg->flags & VIEW_FLAGS, msg->key, msg->keywords) < 0)
+	if (view_append(sy->box, msg->uid, msg->flags & VIEW_FLAGS, msg->modseq, msg->key,
+	                msg->keywords) < 0)
 		return nomem(sy->err);
 	return 0;
 }
@@ -291,6 +293,7 @@ static int sync_known(struct sync *sy, struct mailbox_msg *m,
 	free(m->keywords);
 	m->keywords = copy;
 	m->flags = (m->flags & ~SLUICE_FLAGS_ALL) | sys;
+	m->modseq = rec.modseq;
 	return 0;
 }
 
@@ -398,7 +401,7 @@ static int sync_add_new(struct sync *sy)
 			             : sluice_error_set(sy->err, SLUICE_E_INTERNAL, "SERVERBUG",
 			                                "The mailbox index refused a new message.");
 		uint32_t flags = p->flags | (p->recent ? MAILBOX_MSG_RECENT : 0);
-		if (view_append(sy->box, rec.uid, flags, rec.key, rec.keywords) < 0)
+		if (view_append(sy->box, rec.uid, flags, rec.modseq, rec.key, rec.keywords) < 0)
 			return nomem(sy->err);
 	}
 	return 0;
@@ -532,8 +535,8 @@ static bool expunge_wanted(const struct mailbox_msg *m, const struct seqset *uid
 
 /* The loop of mailbox_expunge_uids, inside its write transaction. */
 static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
-                            const struct seqset *uids, bool only_deleted, uint32_t *seqs,
-                            uint32_t *n_r, struct sluice_error *err)
+                            const struct seqset *uids, bool only_deleted,
+                            struct mailbox_changes *ch, struct sluice_error *err)
 {
 	const struct sluice_index_ops *ix = box->user->index_ops;
 	struct sluice_index_mailbox state;
@@ -561,11 +564,12 @@ static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
 		r = ix->message_expunge(txn, box->name, m->uid, modseq, err);
 		if (r < 0) /* the file is gone; the next refresh finds it missing */
 			return view_keep_rest(box, i, kept, r);
+		ch->expunged_uids[ch->n_expunged] = m->uid;
+		ch->expunged[ch->n_expunged++] = i + 1;
 		view_forget(box, m);
-		seqs[(*n_r)++] = i + 1;
 	}
 	box->count = kept;
-	if (*n_r == 0)
+	if (ch->n_expunged == 0)
 		return 0;
 	state.highestmodseq = modseq;
 	r = ix->mailbox_put(txn, box->name, &state, err);
@@ -576,10 +580,9 @@ static int expunge_uids_run(struct mailbox *box, struct sluice_index_txn *txn,
 }
 
 int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool only_deleted,
-                         uint32_t **seqs_r, uint32_t *n_r, struct sluice_error *err)
+                         struct mailbox_changes *ch, struct sluice_error *err)
 {
-	*seqs_r = NULL;
-	*n_r = 0;
+	memset(ch, 0, sizeof(*ch));
 	if (box->readonly)
 		return sluice_error_set(err, SLUICE_E_PERM, "READ-ONLY",
 		                        "The mailbox is read-only.");
@@ -588,19 +591,21 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
 		want += expunge_wanted(&box->msgs[i], uids, only_deleted);
 	if (want == 0)
 		return 0;
-	uint32_t *seqs = malloc(want * sizeof(*seqs));
-	if (seqs == NULL)
+	ch->expunged = malloc(want * sizeof(*ch->expunged));
+	ch->expunged_uids = malloc(want * sizeof(*ch->expunged_uids));
+	if (ch->expunged == NULL || ch->expunged_uids == NULL) {
+		mailbox_changes_free(ch);
 		return nomem(err);
+	}
 	const struct sluice_index_ops *ix = box->user->index_ops;
 	struct sluice_index_txn *txn;
 	int r = ix->txn_begin(box->user->index, true, &txn, err);
 	if (r != 0) {
-		free(seqs);
+		mailbox_changes_free(ch);
 		return r > 0 ? SLUICE_E_INTERNAL : r;
 	}
 	/* Reported even on failure: what left the view must be announced to the client. */
-	*seqs_r = seqs;
-	r = expunge_uids_run(box, txn, uids, only_deleted, seqs, n_r, err);
+	r = expunge_uids_run(box, txn, uids, only_deleted, ch, err);
 	if (r < 0) {
 		ix->txn_abort(txn);
 		if (r == SLUICE_E_CORRUPT)
@@ -608,7 +613,7 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
 		return r;
 	}
 	r = ix->txn_commit(txn, err);
-	if (r == 0 && *n_r > 0)
+	if (r == 0 && ch->n_expunged > 0)
 		notify_mailbox_changed(box->user->user.name, box->name);
 	return r;
 }
@@ -644,9 +649,10 @@ static bool keywords_same(const char *a, const char *b)
 	return true;
 }
 
-static bool msg_flags_differ(const struct mailbox_msg *a, const struct mailbox_msg *b)
+static bool msg_changed(const struct mailbox_msg *a, const struct mailbox_msg *b)
 {
-	return (a->flags & SLUICE_FLAGS_ALL) != (b->flags & SLUICE_FLAGS_ALL) ||
+	return a->modseq != b->modseq ||
+	       (a->flags & SLUICE_FLAGS_ALL) != (b->flags & SLUICE_FLAGS_ALL) ||
 	       !keywords_same(a->keywords, b->keywords);
 }
 
@@ -679,11 +685,13 @@ int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct slui
 				nb->msgs[j].flags |= MAILBOX_MSG_RECENT;
 				nb->recent++;
 			}
-			if (msg_flags_differ(m, &nb->msgs[j]))
+			if (msg_changed(m, &nb->msgs[j]))
 				ok = list_add(&ch->flagged, &ch->n_flagged, box->count, j);
 			continue;
 		}
-		ok = list_add(&ch->expunged, &ch->n_expunged, box->count, i + 1);
+		uint32_t n = ch->n_expunged;
+		ok = list_add(&ch->expunged, &ch->n_expunged, box->count, i + 1) &&
+		     list_add(&ch->expunged_uids, &n, box->count, m->uid);
 	}
 	if (!ok) {
 		mailbox_close(&nb);
@@ -700,6 +708,7 @@ int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct slui
 void mailbox_changes_free(struct mailbox_changes *ch)
 {
 	free(ch->expunged);
+	free(ch->expunged_uids);
 	free(ch->flagged);
 	memset(ch, 0, sizeof(*ch));
 }
@@ -722,6 +731,16 @@ int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd, struct
 	return r;
 }
 
+int mailbox_update_modseq(struct mailbox_update *upd, const struct mailbox_msg *m,
+                          uint64_t *modseq_r, struct sluice_error *err)
+{
+	struct sluice_index_message rec;
+	int r = upd->box->user->index_ops->message_get(upd->txn, upd->box->name, m->uid, &rec, err);
+	if (r == 0)
+		*modseq_r = rec.modseq;
+	return r;
+}
+
 int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint32_t flags,
                          const char *keywords, struct sluice_error *err)
 {
@@ -737,15 +756,19 @@ int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint
 	if (kw[0] != '\0' && (copy = strdup(kw)) == NULL)
 		return nomem(err);
 	struct sluice_index_message rec;
+	uint64_t modseq = upd->state.highestmodseq + 1;
 	r = ix->message_get(upd->txn, box->name, m->uid, &rec, err);
 	if (r == 0) {
 		rec.flags = flags | (rec.flags & MAILBOX_INDEX_UNCLAIMED);
 		rec.keywords = kw;
-		rec.modseq = upd->state.highestmodseq + 1;
+		rec.modseq = modseq;
 		r = ix->message_put(upd->txn, box->name, &rec, err);
 		upd->changed = true;
 	} else if (r > 0) {
-		r = 0; /* another session expunged it from the index; the storage is the truth */
+		/* Another session expunged it from the index; the storage is the truth. The view
+		 * keeps its MODSEQ: no new one is handed out for it. */
+		modseq = m->modseq;
+		r = 0;
 	}
 	if (r < 0) {
 		free(copy);
@@ -754,6 +777,7 @@ int mailbox_update_flags(struct mailbox_update *upd, struct mailbox_msg *m, uint
 	free(m->keywords);
 	m->keywords = copy;
 	m->flags = (m->flags & ~SLUICE_FLAGS_ALL) | flags;
+	m->modseq = modseq;
 	return 0;
 }
 

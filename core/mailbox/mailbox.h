@@ -19,9 +19,14 @@
  * non-claiming open marks a message it indexes first as unclaimed when it has no flags
  * at all (a file in new/ never has any). STATUS RECENT counts the unclaimed messages.
  *
- * Memory: one fixed 24-byte record per message, keys packed into one buffer, and a
+ * Memory: one fixed 32-byte record per message, keys packed into one buffer, and a
  * keywords string only for messages that have keywords, so 100,000 messages cost a few
  * megabytes. A mailbox is used by one session, on one thread at a time.
+ *
+ * Each message of the view carries the MODSEQ its flags had when the view was made, so
+ * that FETCH MODSEQ, SEARCH MODSEQ and the flag updates a session receives agree with
+ * the flags it was shown. What changed since a MODSEQ is found through the index's
+ * MODSEQ order and expunge history (mailbox/changes.c), never by walking the view.
  */
 #ifndef SLUICE_MAILBOX_H
 #define SLUICE_MAILBOX_H
@@ -49,6 +54,7 @@ struct mailbox_msg {
 	uint32_t flags;   /* SLUICE_FLAG_* | MAILBOX_MSG_RECENT | MAILBOX_INDEX_UNCLAIMED */
 	uint32_t key_off; /* the storage key: a NUL-terminated string at box->keys + key_off */
 	char *keywords;   /* space-separated keywords (malloc), NULL for none */
+	uint64_t modseq;  /* the MODSEQ of these flags and keywords */
 };
 
 struct mailbox {
@@ -128,30 +134,31 @@ int mailbox_index_state(const struct sluice_index_ops *ix, struct sluice_index_t
                         const char *name, struct sluice_index_mailbox *state_r, bool *created_r,
                         struct sluice_error *err);
 
+/* What left or changed in the view since the session last looked. */
+struct mailbox_changes {
+	uint32_t *expunged; /* sequence numbers in the old view, ascending (malloc or NULL) */
+	uint32_t n_expunged;
+	uint32_t *flagged; /* view indexes, in the new view and ascending, of messages whose
+	                      flags, keywords or MODSEQ others changed (malloc or NULL) */
+	uint32_t n_flagged;
+	uint32_t *expunged_uids; /* the UIDs of expunged[], in the same order (malloc or NULL) */
+};
+
 /**
  * Removes messages from the storage, the index (one new MODSEQ, one write transaction
  * that begins and ends within the call) and the view: those whose UID is in @p uids (a
  * resolved set; NULL for every message) and, with @p only_deleted, that are \Deleted.
  * EXPUNGE is (NULL, true), UID EXPUNGE (set, true), MOVE (set, false) and CLOSE (NULL,
  * true) without announcing anything.
- * @param[out] seqs_r the sequence numbers the removed messages had before the call, in
- *                    ascending order (malloc; the caller frees it, also after a failure:
- *                    what left the view must still be announced)
- * @param[out] n_r    how many
+ * @param[out] ch what left the view: expunged and expunged_uids, ascending, the sequence
+ *                numbers those the messages had before the call (flagged stays empty).
+ *                The caller frees it with mailbox_changes_free, also after a failure:
+ *                what left the view must still be announced.
  * @return 0; SLUICE_E_PERM for a read-only mailbox; a negative code with err filled.
  * A message the storage cannot remove stays (logged) and is not reported.
  */
 int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool only_deleted,
-                         uint32_t **seqs_r, uint32_t *n_r, struct sluice_error *err);
-
-/* What a refresh found changed in the view since the session last looked. */
-struct mailbox_changes {
-	uint32_t *expunged; /* sequence numbers in the old view, ascending (malloc or NULL) */
-	uint32_t n_expunged;
-	uint32_t *flagged; /* view indexes, in the new view and ascending, of messages whose
-	                      flags or keywords others changed (malloc or NULL) */
-	uint32_t n_flagged;
-};
+                         struct mailbox_changes *ch, struct sluice_error *err);
 
 /**
  * Synchronises an open mailbox again (as mailbox_open does, claiming \Recent unless it
@@ -162,11 +169,43 @@ struct mailbox_changes {
  * @return 0, or a negative code with err filled (the old view is kept).
  * Flag changes are those between the view before the call and the one after: what this
  * session changed itself (STORE, FETCH's \Seen) is in its view already and not reported.
- * Keywords are compared as sets, in any order and ASCII case.
+ * Keywords are compared as sets, in any order and ASCII case. A message whose MODSEQ
+ * moved is reported even when its flags came back to what they were, so that a CONDSTORE
+ * client learns the new MODSEQ.
  */
 int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err);
 /** Frees the lists of @p ch and empties it. */
 void mailbox_changes_free(struct mailbox_changes *ch);
+
+/**
+ * The messages of the view whose MODSEQ is greater than @p modseq (CONDSTORE's
+ * CHANGEDSINCE, QRESYNC), found through the index's MODSEQ order in one read
+ * transaction, so the work is proportional to the number of changes, not to the mailbox.
+ * A message counts as changed when the view's MODSEQ for it is greater than @p modseq:
+ * changes the session has not been shown yet (no refresh since) are left for the refresh.
+ * @param[in]  uids    only messages whose UID is in this resolved set; NULL for any
+ * @param[out] idx_r   view indexes, ascending (malloc or NULL; the caller frees it)
+ * @param[out] n_r     how many
+ * @return 0, or a negative code with err filled.
+ */
+int mailbox_changed_since(struct mailbox *box, uint64_t modseq, const struct seqset *uids,
+                          uint32_t **idx_r, uint32_t *n_r, struct sluice_error *err);
+
+/**
+ * The UIDs expunged with a MODSEQ greater than @p modseq (QRESYNC's VANISHED (EARLIER)),
+ * from the index's expunge history in one read transaction: proportional to the number
+ * of expunges since @p modseq. UIDs still in the view (another session expunged them and
+ * this one has not been told yet) are left out: the session still shows them.
+ * @param[in]  uids  only UIDs in this resolved set; NULL for any
+ * @param[out] uids_r the UIDs, ascending, each once (malloc or NULL; the caller frees it)
+ * @param[out] n_r   how many
+ * @return 0, or a negative code with err filled.
+ */
+int mailbox_vanished_since(struct mailbox *box, uint64_t modseq, const struct seqset *uids,
+                           uint32_t **uids_r, uint32_t *n_r, struct sluice_error *err);
+
+/** The view index of the message with @p uid, or -1 when the view has none (binary search). */
+int64_t mailbox_find_uid(const struct mailbox *box, uint32_t uid);
 
 /*
  * A batch of flag changes (STORE, FETCH's implicit \Seen): one index write transaction,
@@ -183,8 +222,16 @@ struct mailbox_update {
 /** Begins a batch. @return 0 or a negative code with err filled. */
 int mailbox_update_begin(struct mailbox *box, struct mailbox_update *upd, struct sluice_error *err);
 /**
+ * The MODSEQ the index holds for @p m now, inside the batch's transaction, so that a
+ * conditional STORE (UNCHANGEDSINCE) also sees what other sessions changed meanwhile.
+ * @return 0; SLUICE_NOTFOUND when another session expunged it; a negative code.
+ */
+int mailbox_update_modseq(struct mailbox_update *upd, const struct mailbox_msg *m,
+                          uint64_t *modseq_r, struct sluice_error *err);
+/**
  * Gives @p m (a message of the view) new system flags and keywords: the storage first
- * (Maildir renames the file), then the index record (new MODSEQ) and the view.
+ * (Maildir renames the file), then the index record and the view (new MODSEQ, one more
+ * than the HIGHESTMODSEQ the batch began with).
  * @param[in] flags    SLUICE_FLAG_* bits (others are ignored)
  * @param[in] keywords space-separated keywords, "" or NULL for none
  * @return 0; SLUICE_NOTFOUND when the file has vanished (nothing changed); a negative

@@ -10,6 +10,7 @@ hangs makes a test fail in seconds instead of hanging the suite.
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -475,3 +476,20 @@ def sluicectl(server, *args, check=True):
 def sluicectl_json(server, *args):
     """`sluicectl ARGS --json` parsed."""
     return json.loads(sluicectl(server, *args, "--json").stdout)
+
+
+def append_message(c, n, flags="", sender="a", mailbox="INBOX"):
+    """APPENDs a small message numbered `n` (its Subject and body say so) with LITERAL+."""
+    body = f"From: {sender}@example.org\r\nSubject: message {n}\r\n\r\nHello {n}.\r\n"
+    r = c.cmd(f"APPEND {mailbox} ({flags}) {{{len(body)}+}}\r\n{body}")
+    assert r.status == "OK", r
+    return r
+
+
+def code_number(resp, name):
+    """The number in a `[NAME n]` response code, untagged or tagged; None when absent."""
+    for line in resp.untagged + [resp.tagged]:
+        m = re.search(r"\[" + name + r" (\d+)\]", line)
+        if m:
+            return int(m.group(1))
+    return None

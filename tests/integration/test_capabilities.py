@@ -111,6 +111,8 @@ def test_enable_after_login_answers_enabled_and_before_login_is_bad(sluice):
         r = c.cmd("ENABLE CONDSTORE")
         assert r.status == "BAD" and "login" in r.text, r
     with sluice.login() as c:
-        r = c.cmd("ENABLE CONDSTORE X-UNKNOWN")
+        r = c.cmd("ENABLE X-UNKNOWN")
         assert r.status == "OK" and r.untagged == ["* ENABLED"], r
+        r = c.cmd("ENABLE CONDSTORE X-UNKNOWN")
+        assert r.status == "OK" and r.untagged == ["* ENABLED CONDSTORE"], r
         assert c.cmd("ENABLE").status == "BAD"

@@ -192,7 +192,8 @@ def test_charset_and_syntax_errors(sluice):
         assert r.status == "NO" and r.text.startswith("[BADCHARSET (US-ASCII UTF-8)] "), r
         assert r.untagged == [], r
         for bad in ("SEARCH", "SEARCH FOO", "SEARCH FROM", "SEARCH BEFORE 32-Jan-2024",
-                    "SEARCH OR SEEN", "SEARCH LARGER big", "SEARCH $", "UID SEARCH UID x"):
+                    "SEARCH OR SEEN", "SEARCH LARGER big", "SEARCH 1,$", "UID SEARCH UID x",
+                    "SEARCH RETURN (BOGUS) ALL", "SEARCH RETURN (ALL)"):
             r = c.cmd(bad)
             assert r.status == "BAD" and r.untagged == [], (bad, r)
             assert r.text.endswith("."), r

@@ -45,6 +45,8 @@ def status(c, mailbox, items):
 
 
 def test_select_empty_inbox_sends_exactly_the_rfc3501_lines(sluice):
+    # RFC 3501's lines, plus the HIGHESTMODSEQ that RFC 7162 asks of a server that keeps
+    # MODSEQs (a client that does not know the code ignores it).
     with sluice.login() as c:
         r = c.cmd("SELECT INBOX")
     assert r.status == "OK" and r.text == "[READ-WRITE] Select completed.", r
@@ -57,6 +59,7 @@ def test_select_empty_inbox_sends_exactly_the_rfc3501_lines(sluice):
         "* 0 RECENT",
         f"* OK [UIDVALIDITY {uidvalidity}] UIDs valid.",
         "* OK [UIDNEXT 1] Predicted next UID.",
+        "* OK [HIGHESTMODSEQ 1] Highest mailbox MODSEQ.",
     ]
 
 

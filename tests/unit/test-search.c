@@ -1,8 +1,9 @@
 /*
  * Unit tests for core/imap/search.c: the search-key grammar of RFC 3501 (every key, OR and
  * NOT nesting, parenthesised lists, sequence and UID sets, CHARSET, and the input that
- * must be BAD), and the three-valued evaluator on a fake mailbox view of six messages,
- * plus header, date and body keys on messages parsed from memory.
+ * must be BAD), CONDSTORE's MODSEQ key and SEARCHRES's `$`, and the three-valued
+ * evaluator on a fake mailbox view of six messages, plus header, date and body keys on
+ * messages parsed from memory.
  *
  * Commands are tokenized by the real command parser, so the tests see exactly the
  * argument trees a session hands to SEARCH.
@@ -20,6 +21,7 @@
 
 static struct sluice_pool *search_test_pool;
 static struct sluice_error search_test_err;
+static const struct seqset *search_test_saved; /* what `$` stands for, or NULL */
 
 static int search_test_setup(void)
 {
@@ -33,15 +35,27 @@ static int search_test_teardown(void)
 	return 0;
 }
 
-/* The fake view: sequence n has UID 10 * n. */
+/* The fake view: sequence n has UID 10 * n; MODSEQs are not in sequence order. */
 #define VIEW_COUNT 6
 static const struct search_msg view[VIEW_COUNT] = {
-    {.seq = 1, .uid = 10, .flags = SLUICE_FLAG_SEEN, .keywords = "$Forwarded"},
-    {.seq = 2, .uid = 20, .flags = SLUICE_FLAG_SEEN | SLUICE_FLAG_FLAGGED, .keywords = NULL},
-    {.seq = 3, .uid = 30, .flags = SLUICE_FLAG_DELETED, .keywords = "Junk Work"},
-    {.seq = 4, .uid = 40, .flags = SLUICE_FLAG_ANSWERED | SLUICE_FLAG_DRAFT, .keywords = ""},
-    {.seq = 5, .uid = 50, .flags = MAILBOX_MSG_RECENT, .keywords = "work"},
-    {.seq = 6, .uid = 60, .flags = MAILBOX_MSG_RECENT | SLUICE_FLAG_SEEN, .keywords = NULL},
+    {.seq = 1, .uid = 10, .flags = SLUICE_FLAG_SEEN, .keywords = "$Forwarded", .modseq = 7},
+    {.seq = 2,
+     .uid = 20,
+     .flags = SLUICE_FLAG_SEEN | SLUICE_FLAG_FLAGGED,
+     .keywords = NULL,
+     .modseq = 3},
+    {.seq = 3, .uid = 30, .flags = SLUICE_FLAG_DELETED, .keywords = "Junk Work", .modseq = 12},
+    {.seq = 4,
+     .uid = 40,
+     .flags = SLUICE_FLAG_ANSWERED | SLUICE_FLAG_DRAFT,
+     .keywords = "",
+     .modseq = 1},
+    {.seq = 5, .uid = 50, .flags = MAILBOX_MSG_RECENT, .keywords = "work", .modseq = 9},
+    {.seq = 6,
+     .uid = 60,
+     .flags = MAILBOX_MSG_RECENT | SLUICE_FLAG_SEEN,
+     .keywords = NULL,
+     .modseq = 12},
 };
 
 /* Parses "SEARCH <args>" (literals allowed, NULs too) into *root_r; the result code. */
@@ -68,8 +82,8 @@ static int parse_bytes(const char *args, size_t args_len, struct search_node **r
 	if (r == IMAP_PARSE_COMMAND) {
 		const struct imap_command *cmd = imap_parser_command(p);
 		search_test_err = (struct sluice_error)SLUICE_ERROR_INIT;
-		ret = search_parse(cmd->args, cmd->count, VIEW_COUNT, 60, search_test_pool, root_r,
-		                   &search_test_err);
+		ret = search_parse(cmd->args, cmd->count, VIEW_COUNT, 60, search_test_saved,
+		                   search_test_pool, root_r, &search_test_err);
 	}
 	imap_parser_destroy(&p);
 	return ret;
@@ -253,7 +267,7 @@ static void test_search_bad_input_is_bad_with_a_sentence(void)
 	assert_bad("UID");
 	assert_bad("UID abc");
 	assert_bad("1:0");
-	assert_bad("$");
+	assert_bad("1,$");
 	assert_bad("()");
 	assert_bad("\"SEEN\"");
 	struct search_node *root;
@@ -402,6 +416,54 @@ static void test_search_sent_dates_use_the_senders_day(void)
 	CU_ASSERT_EQUAL(eval_message("SENTSINCE 2-Jan-2024"), SEARCH_NO);
 }
 
+static void test_search_modseq_is_at_least_the_value(void)
+{
+	CU_ASSERT_SEARCH("MODSEQ 9", "3 5 6");
+	CU_ASSERT_SEARCH("MODSEQ 0", "1 2 3 4 5 6");
+	CU_ASSERT_SEARCH("MODSEQ 13", "");
+	CU_ASSERT_SEARCH("MODSEQ \"/flags/\\\\Seen\" all 7 SEEN", "1 6");
+	CU_ASSERT_SEARCH("NOT MODSEQ \"/flags/$Junk\" priv 4", "2 4");
+	CU_ASSERT_SEARCH("OR MODSEQ 12 UID 40", "3 4 6");
+
+	struct search_node *root;
+	CU_ASSERT_EQUAL_FATAL(parse("SEEN (OR DRAFT MODSEQ 5)", &root), 0);
+	CU_ASSERT_TRUE(search_has_modseq(root));
+	CU_ASSERT_EQUAL_FATAL(parse("SEEN (OR DRAFT UID 5)", &root), 0);
+	CU_ASSERT_FALSE(search_has_modseq(root));
+
+	assert_bad("MODSEQ");
+	assert_bad("MODSEQ x");
+	assert_bad("MODSEQ -1");
+	assert_bad("MODSEQ 01");
+	assert_bad("MODSEQ 9223372036854775808");
+	assert_bad("MODSEQ \"/other/x\" all 1");
+	assert_bad("MODSEQ \"/flags/\\\\Seen\" everyone 1");
+	assert_bad("MODSEQ \"/flags/\\\\Seen\" all");
+}
+
+static void test_search_dollar_is_the_saved_uids(void)
+{
+	struct seqset saved;
+	seqset_init(&saved, search_test_pool);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 20, 20), 0);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 40, 55), 0);
+	CU_ASSERT_EQUAL_FATAL(seqset_add(&saved, 70, 70), 0);
+	seqset_resolve(&saved, 0);
+	search_test_saved = &saved;
+	/* As a sequence set or after UID, `$` names the same messages: by their UIDs. */
+	CU_ASSERT_SEARCH("$", "2 4 5");
+	CU_ASSERT_SEARCH("UID $", "2 4 5");
+	CU_ASSERT_SEARCH("$ SEEN", "2");
+	CU_ASSERT_SEARCH("NOT $", "1 3 6");
+	struct seqset empty;
+	seqset_init(&empty, search_test_pool);
+	seqset_resolve(&empty, 0);
+	search_test_saved = &empty;
+	CU_ASSERT_SEARCH("$", "");
+	search_test_saved = NULL;
+	CU_ASSERT_SEARCH("OR $ 1", "1");
+}
+
 static CU_TestInfo search_tests[] = {
     {"every RFC 3501 key parses", test_search_every_rfc3501_key_parses},
     {"flag keys match the view", test_search_flag_keys_match_the_view},
@@ -420,6 +482,8 @@ static CU_TestInfo search_tests[] = {
     {"header and body keys match decoded text",
      test_search_header_and_body_keys_match_decoded_text},
     {"SENT* use the sender's day", test_search_sent_dates_use_the_senders_day},
+    {"MODSEQ is at least the value", test_search_modseq_is_at_least_the_value},
+    {"$ is the saved UIDs", test_search_dollar_is_the_saved_uids},
     CU_TEST_INFO_NULL,
 };
 

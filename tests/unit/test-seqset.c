@@ -284,6 +284,22 @@ static void test_seqset_built_from_numbers_resolves_like_parsed(void)
 	CU_ASSERT(seqset_contains(&set, 148));
 }
 
+static void test_seqset_add_set_copies_into_another_pool(void)
+{
+	struct sluice_pool *other = pool_create(256, 0);
+	struct seqset saved, copy;
+	CU_ASSERT_EQUAL_FATAL(seqset_parse("9,1:3,5", &saved, other, NULL), 0);
+	seqset_resolve(&saved, 0);
+	seqset_init(&copy, seqset_test_pool);
+	CU_ASSERT_EQUAL(seqset_add_set(&copy, &saved), 0);
+	CU_ASSERT_EQUAL(seqset_add_set(&copy, NULL), 0);
+	pool_destroy(&other); /* the copy must not point into the saved set's pool */
+	seqset_resolve(&copy, 0);
+	CU_ASSERT_EQUAL(seqset_count(&copy), 5);
+	CU_ASSERT(seqset_contains(&copy, 9) && seqset_contains(&copy, 2));
+	CU_ASSERT_FALSE(seqset_contains(&copy, 4));
+}
+
 static void seqset_assert_written(const uint32_t *values, size_t n, const char *expect)
 {
 	struct buf b = {0};
@@ -410,6 +426,7 @@ static CU_TestInfo seqset_tests[] = {
     {"iteration ascends and ends at 4294967295",
      test_seqset_iteration_is_ascending_and_ends_at_the_top},
     {"built set resolves like a parsed one", test_seqset_built_from_numbers_resolves_like_parsed},
+    {"add_set copies into another pool", test_seqset_add_set_copies_into_another_pool},
     {"writer emits the compact form", test_seqset_writer_emits_compact_form},
     {"written text parses back", test_seqset_written_text_parses_back},
     {"100,000 ranges", test_seqset_handles_100000_ranges},
