@@ -42,8 +42,9 @@ struct kind_info {
 };
 
 static const struct kind_info kinds[] = {
+    /* Storage ops grew in ABI 1.1; a 1.0 module's shorter table is fine (storage.h). */
     {SLUICE_KIND_STORAGE, "storage", "a storage module", "struct sluice_storage_ops",
-     sizeof(struct sluice_storage_ops)},
+     SLUICE_STORAGE_OPS_SIZE_1_0},
     {SLUICE_KIND_INDEX, "index", "an index module", "struct sluice_index_ops",
      sizeof(struct sluice_index_ops)},
     {SLUICE_KIND_PASSDB, "auth", "a password database (passdb) module", "struct sluice_passdb_ops",

@@ -33,7 +33,7 @@
 /** Bumped on a change that breaks existing modules; the core refuses any other major. */
 #define SLUICE_ABI_MAJOR 1
 /** Bumped when fields or ops are appended; a module newer than the core is refused. */
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 /** The symbol every module exports. */
 #define SLUICE_MODULE_SYMBOL "sluice_module_entry"

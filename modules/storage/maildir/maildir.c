@@ -312,6 +312,7 @@ static const struct sluice_storage_ops maildir_ops = {
     .append_begin = maildir_append_begin,
     .append_commit = maildir_append_commit,
     .append_abort = maildir_append_abort,
+    .mailbox_set_special_use = maildir_mailbox_set_special_use,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_STORAGE, .name = "maildir", .version = MAILDIR_VERSION,

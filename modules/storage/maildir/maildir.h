@@ -10,6 +10,7 @@
  *   mutf7.c          modified UTF-7 for folder names on disk (`.Entw&APw-rfe`)
  *   folders.c        canonical names to folder directories, list, create, delete, rename
  *   subscriptions.c  the `subscriptions` file
+ *   specialuse.c     the `sluice-special-use` file (RFC 6154 \Sent, \Trash, ...)
  *   box.c            opening a folder (with repair and tmp/ cleanup), stamp and scan
  *   filename.c       message file names: key, `,S=` size, `:2,` info letters
  *   cache.c          the per-box table from message key to current file name
@@ -38,6 +39,7 @@
 #define MAILDIR_KEYWORDS_MAX 26
 #define MAILDIR_KEYWORDS_FILE "dovecot-keywords"
 #define MAILDIR_SUBSCRIPTIONS_FILE "subscriptions"
+#define MAILDIR_SPECIAL_USE_FILE "sluice-special-use"
 #define MAILDIR_FOLDER_MARKER "maildirfolder"
 /* The Maildir spec: tmp/ files untouched for 36 hours are leftovers of a crash. */
 #define MAILDIR_TMP_MAX_AGE (36 * 3600)
@@ -169,6 +171,27 @@ int maildir_mailbox_subscribe(struct sluice_storage_user *user, const char *name
 /** Renames @p from and its children in the subscriptions, after a mailbox rename. */
 int maildir_subs_rename(struct sluice_storage_user *user, const char *from, const char *to,
                         struct sluice_error *err);
+
+/* specialuse.c */
+
+/* One line of the special-use file: a canonical name and its SLUICE_MAILBOX_SPECIAL_* bits. */
+struct maildir_special {
+	char *name;
+	uint32_t bits;
+};
+
+/** The special uses the file records (malloc'd; free with maildir_special_free). */
+int maildir_special_read(struct sluice_storage_user *user, struct maildir_special **list_r,
+                         size_t *count_r, struct sluice_error *err);
+void maildir_special_free(struct maildir_special *list, size_t count);
+int maildir_mailbox_set_special_use(struct sluice_storage_user *user, const char *name,
+                                    uint32_t special_use, struct sluice_error *err);
+/** Carries the uses of @p from and its children to @p to, after a mailbox rename. */
+int maildir_special_rename(struct sluice_storage_user *user, const char *from, const char *to,
+                           struct sluice_error *err);
+/** Forgets the uses of @p name (not of its children), after a mailbox delete. */
+int maildir_special_forget(struct sluice_storage_user *user, const char *name,
+                           struct sluice_error *err);
 
 /* box.c */
 
