@@ -128,6 +128,16 @@ int maildir_file_replace(const struct sluice_storage_user *user, int dirfd, cons
  */
 int maildir_file_read(const struct sluice_storage_user *user, int dirfd, const char *dirlog,
                       const char *name, char **data_r, size_t *len_r, struct sluice_error *err);
+/**
+ * Reads the small control file @p name of the mail root (subscriptions, special uses) and
+ * calls @p line for each of its lines, without the line end (a CR before the LF is cut
+ * too), empty ones included; the callback may change the text in place.
+ * @return 0, also when the file does not exist; the callback's non-zero value (it stops the
+ *         walk); SLUICE_E_IO or SLUICE_E_NOMEM with err filled.
+ */
+int maildir_file_lines(struct sluice_storage_user *user, const char *name,
+                       int (*line)(void *ctx, char *text, size_t len), void *ctx,
+                       struct sluice_error *err);
 /** renameat2(RENAME_NOREPLACE), or a checked renameat where the file system lacks it. */
 int maildir_rename_noreplace(int fromfd, const char *from, int tofd, const char *to);
 /** fsyncs the cur/ of every box of @p user that got links since its last fsync. */

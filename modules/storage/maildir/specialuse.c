@@ -22,16 +22,6 @@
 #include <string.h>
 #include <strings.h>
 
-static const struct {
-	const char *word;
-	uint32_t bit;
-} maildir_special_words[] = {
-    {"\\All", SLUICE_MAILBOX_SPECIAL_ALL},     {"\\Archive", SLUICE_MAILBOX_SPECIAL_ARCHIVE},
-    {"\\Drafts", SLUICE_MAILBOX_SPECIAL_DRAFTS}, {"\\Flagged", SLUICE_MAILBOX_SPECIAL_FLAGGED},
-    {"\\Junk", SLUICE_MAILBOX_SPECIAL_JUNK},   {"\\Sent", SLUICE_MAILBOX_SPECIAL_SENT},
-    {"\\Trash", SLUICE_MAILBOX_SPECIAL_TRASH},
-};
-
 void maildir_special_free(struct maildir_special *list, size_t count)
 {
 	if (list == NULL)
@@ -46,54 +36,50 @@ static uint32_t maildir_special_parse_words(char *words)
 	uint32_t bits = 0;
 	char *save = NULL;
 	for (char *w = strtok_r(words, " \t", &save); w != NULL; w = strtok_r(NULL, " \t", &save))
-		for (size_t i = 0; i < sizeof(maildir_special_words) / sizeof(maildir_special_words[0]);
-		     i++)
-			if (strcasecmp(w, maildir_special_words[i].word) == 0)
-				bits |= maildir_special_words[i].bit;
+		for (uint32_t bit = SLUICE_MAILBOX_SPECIAL_ALL; bit & SLUICE_MAILBOX_SPECIAL_USE;
+		     bit <<= 1)
+			if (strcasecmp(w, sluice_special_use_word(bit)) == 0)
+				bits |= bit;
 	return bits;
+}
+
+struct maildir_special_reading {
+	struct maildir_special *list;
+	size_t count, cap;
+};
+
+static int maildir_special_line(void *ctx, char *line, size_t n)
+{
+	struct maildir_special_reading *r = ctx;
+	char *tab = memchr(line, '\t', n);
+	if (tab == NULL || tab == line)
+		return 0;
+	*tab = '\0';
+	uint32_t bits = maildir_special_parse_words(tab + 1);
+	if (bits == 0)
+		return 0;
+	if (r->count == r->cap) {
+		struct maildir_special *bigger =
+		    realloc(r->list, (r->cap == 0 ? 8 : r->cap * 2) * sizeof(*bigger));
+		if (bigger == NULL)
+			return 1; /* keep what was read */
+		r->list = bigger;
+		r->cap = r->cap == 0 ? 8 : r->cap * 2;
+	}
+	if ((r->list[r->count].name = strdup(line)) == NULL)
+		return 1;
+	r->list[r->count++].bits = bits;
+	return 0;
 }
 
 int maildir_special_read(struct sluice_storage_user *user, struct maildir_special **list_r,
                          size_t *count_r, struct sluice_error *err)
 {
-	struct maildir_special *list = NULL;
-	size_t len, count = 0, cap = 0;
-	char *data, *save = NULL;
-	int ret;
-
-	*list_r = NULL;
-	*count_r = 0;
-	ret = maildir_file_read(user, user->rootfd, user->root, MAILDIR_SPECIAL_USE_FILE, &data,
-	                        &len, err);
-	if (ret == SLUICE_NOTFOUND)
-		return 0;
-	if (ret != 0)
-		return ret;
-	for (char *line = strtok_r(data, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *tab = strchr(line, '\t');
-		line[strcspn(line, "\r")] = '\0';
-		if (tab == NULL || tab == line)
-			continue;
-		*tab = '\0';
-		uint32_t bits = maildir_special_parse_words(tab + 1);
-		if (bits == 0)
-			continue;
-		if (count == cap) {
-			struct maildir_special *bigger =
-			    realloc(list, (cap = cap == 0 ? 8 : cap * 2) * sizeof(*list));
-			if (bigger == NULL)
-				break;
-			list = bigger;
-		}
-		if ((list[count].name = strdup(line)) == NULL)
-			break;
-		list[count++].bits = bits;
-	}
-	free(data);
-	*list_r = list;
-	*count_r = count;
-	return 0;
+	struct maildir_special_reading r = {0};
+	int ret = maildir_file_lines(user, MAILDIR_SPECIAL_USE_FILE, maildir_special_line, &r, err);
+	*list_r = r.list;
+	*count_r = r.count;
+	return ret > 0 ? 0 : ret;
 }
 
 static int maildir_special_write(struct sluice_storage_user *user,
@@ -115,11 +101,11 @@ static int maildir_special_write(struct sluice_storage_user *user,
 			continue;
 		len += (size_t)snprintf(text + len, cap - len, "%s\t", list[i].name);
 		const char *sep = "";
-		for (size_t k = 0; k < sizeof(maildir_special_words) / sizeof(maildir_special_words[0]);
-		     k++) {
-			if (list[i].bits & maildir_special_words[k].bit) {
+		for (uint32_t bit = SLUICE_MAILBOX_SPECIAL_ALL; bit & SLUICE_MAILBOX_SPECIAL_USE;
+		     bit <<= 1) {
+			if (list[i].bits & bit) {
 				len += (size_t)snprintf(text + len, cap - len, "%s%s", sep,
-				                        maildir_special_words[k].word);
+				                        sluice_special_use_word(bit));
 				sep = " ";
 			}
 		}
