@@ -66,7 +66,12 @@ struct server_settings {
 	const struct sluice_cidr_list *plaintext_auth_networks;
 	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
 	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
+	unsigned nonsync_literals;  /**< 0: LITERAL+, 1: LITERAL- (RFC 7888) */
+	/** As written; parsed into server_conf's default_mailboxes. */
+	const char *default_mailboxes;
 };
+
+struct mailbox_defaults;
 
 struct server_conf {
 	struct server_settings s;
@@ -77,6 +82,8 @@ struct server_conf {
 	struct module_block *modules; /**< in the order the configuration lists them */
 	size_t module_count;
 	const char *path; /**< the file it was loaded from */
+	/** default_mailboxes parsed (conf/mailbox-conf.h); NULL for none. */
+	const struct mailbox_defaults *default_mailboxes;
 
 	/* Private to server-conf.c. */
 	struct conf_tree *tree;

@@ -108,6 +108,9 @@ class Server:
             "preauth_timeout": "2s",
             "autologout": "30m",
             "auth_failure_delay": "200ms",
+            # Accounts start empty, so listings are what each test made; the tests of the
+            # default folders set it back (a value of None drops the line: the default).
+            "default_mailboxes": "none",
         }
         self.settings.update(settings or {})
         self.modules_extra = modules_extra
