@@ -1,14 +1,16 @@
 /*
- * Parsing of default_mailboxes (see mailbox-conf.h for the syntax): comma-separated entries
- * of a name followed by more words; a name may contain spaces ("Sent Messages \Sent"), so
- * an entry's name is everything before its trailing words.
+ * Parsing of default_mailboxes and trash_expiry (see mailbox-conf.h for the syntax). Both
+ * are comma-separated entries of a name followed by more words; a name may contain spaces
+ * ("Sent Messages \Sent"), so an entry's name is everything before its trailing words.
  */
 #include "conf/mailbox-conf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "conf/settings.h"
 #include "mail/mutf7.h"
 #include "mailbox/name.h"
 #include "mailbox/special-use.h"
@@ -56,7 +58,7 @@ static bool conf_split(char *text, char **entries, size_t *n_r, const char *key,
 }
 
 /*
- * The start of a list parser: `none` or an empty value gives 0; otherwise the text is
+ * The start both parsers share: `none` or an empty value gives 0; otherwise the text is
  * copied into @p pool and split at commas into @p entries, and a list of @p head bytes plus
  * one @p item per entry is allocated in *list_r. @return the number of entries, 0, or -1 with
  * @p why filled.
@@ -174,5 +176,57 @@ int mailbox_defaults_parse(const char *text, struct sluice_pool *pool,
 	}
 	list->count = (size_t)n;
 	*list_r = list;
+	return 0;
+}
+
+int mailbox_expiry_parse(const char *text, struct sluice_pool *pool,
+                         const struct mailbox_expiry_rules **rules_r, char *why, size_t why_len)
+{
+	static const char key[] = "trash_expiry";
+	static const struct sluice_setting age = SLUICE_SETTING_DURATION(
+	    "trash_expiry", struct mailbox_expiry_rule, max_age_ms, NULL, 3600 * 1000, 0, "");
+	char *entries[ENTRIES_MAX];
+	void *mem;
+
+	*rules_r = NULL;
+	long n = conf_entries(text, pool, key, sizeof(struct mailbox_expiry_rules),
+	                      sizeof(struct mailbox_expiry_rule), entries, &mem, why, why_len);
+	if (n <= 0)
+		return (int)n;
+	struct mailbox_expiry_rules *rules = mem;
+	for (size_t i = 0; i < (size_t)n; i++) {
+		char *entry = entries[i], *colon = strrchr(entry, ':');
+		if (colon == NULL) {
+			snprintf(why, why_len,
+			         "'%s': '%s' needs a folder, a colon and an age, as in 'Trash:7d'", key,
+			         entry);
+			return -1;
+		}
+		const char *duration = colon + 1 + strspn(colon + 1, " \t");
+		size_t dl = strlen(duration);
+		if (dl == 0 || !isalpha((unsigned char)duration[dl - 1])) {
+			snprintf(why, why_len,
+			         "'%s': the age '%s' needs a unit, as in 7d for seven days (a bare "
+			         "number would be seconds)",
+			         key, duration);
+			return -1;
+		}
+		struct mailbox_expiry_rule *rule = &rules->items[i];
+		if (settings_parse_value(&age, duration, &rule->max_age_ms, pool, why, why_len) < 0)
+			return -1;
+		while (colon > entry && (colon[-1] == ' ' || colon[-1] == '\t'))
+			colon--;
+		*colon = '\0';
+		if ((rule->name = conf_mailbox_name(key, entry, pool, why, why_len)) == NULL)
+			return -1;
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(rules->items[k].name, rule->name) == 0) {
+				snprintf(why, why_len, "'%s' names %s twice", key, entry);
+				return -1;
+			}
+		}
+	}
+	rules->count = (size_t)n;
+	*rules_r = rules;
 	return 0;
 }

@@ -74,6 +74,9 @@ const struct sluice_setting server_settings_table[] = {
                           "Archive \\Archive",
                           "folders (with their special uses) created and subscribed at the "
                           "first login of an account that has none; none creates nothing"),
+    SLUICE_SETTING_STRING("trash_expiry", S, trash_expiry, "none",
+                          "folders whose messages are removed after login once older than "
+                          "an age, as in Trash:7d, Junk:30d; none keeps everything"),
     SLUICE_SETTING_END,
 };
 #undef S
@@ -404,9 +407,9 @@ static void load_module_block(struct load_ctx *ctx, const struct conf_node *b)
 	m->node = b;
 }
 
-/* ---- default mailboxes ------------------------------------------------------------------ */
+/* ---- default mailboxes and trash expiry ------------------------------------------------ */
 
-/* The list-valued setting, parsed once here so that `sluiced -t` names its line. */
+/* The two list-valued settings, parsed once here so that `sluiced -t` names their line. */
 static void load_mailbox_lists(struct load_ctx *ctx, const struct conf_node *values)
 {
 	struct server_conf *conf = ctx->conf;
@@ -415,6 +418,12 @@ static void load_mailbox_lists(struct load_ctx *ctx, const struct conf_node *val
 	if (mailbox_defaults_parse(conf->s.default_mailboxes, ctx->pool, &conf->default_mailboxes,
 	                           why, sizeof(why)) < 0) {
 		const struct conf_node *n = conf_node_find(values, "default_mailboxes");
+		load_error(ctx, n != NULL ? n->file : values->file, n != NULL ? n->line : 0, "%s",
+		           why);
+	}
+	if (mailbox_expiry_parse(conf->s.trash_expiry, ctx->pool, &conf->trash_expiry, why,
+	                         sizeof(why)) < 0) {
+		const struct conf_node *n = conf_node_find(values, "trash_expiry");
 		load_error(ctx, n != NULL ? n->file : values->file, n != NULL ? n->line : 0, "%s",
 		           why);
 	}

@@ -67,11 +67,12 @@ struct server_settings {
 	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
 	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
 	unsigned nonsync_literals;  /**< 0: LITERAL+, 1: LITERAL- (RFC 7888) */
-	/** As written; parsed into server_conf's default_mailboxes. */
-	const char *default_mailboxes;
+	/** As written; parsed into server_conf's default_mailboxes and trash_expiry. */
+	const char *default_mailboxes, *trash_expiry;
 };
 
 struct mailbox_defaults;
+struct mailbox_expiry_rules;
 
 struct server_conf {
 	struct server_settings s;
@@ -82,8 +83,9 @@ struct server_conf {
 	struct module_block *modules; /**< in the order the configuration lists them */
 	size_t module_count;
 	const char *path; /**< the file it was loaded from */
-	/** default_mailboxes parsed (conf/mailbox-conf.h); NULL for none. */
+	/** default_mailboxes and trash_expiry parsed (conf/mailbox-conf.h); NULL for none. */
 	const struct mailbox_defaults *default_mailboxes;
+	const struct mailbox_expiry_rules *trash_expiry;
 
 	/* Private to server-conf.c. */
 	struct conf_tree *tree;

@@ -13,6 +13,7 @@
 #include <sluice/sasl.h>
 
 #include "auth/auth.h"
+#include "mailbox/expiry.h"
 #include "mailbox/provision.h"
 #include "mailbox/user.h"
 #include "policy/policy.h"
@@ -148,12 +149,15 @@ static void auth_finish(struct session *s, const char *tag, const char *mech, co
 	s->mail = mail;
 	free(name);
 	log_info("login ok method=%s", mech);
-	/* Default folders before the answer, so the client's first LIST has them. */
+	/* Default folders before the answer, so the client's first LIST has them; the trash
+	 * expiry runs in a job of its own and never delays the answer. */
 	if (s->mail != NULL)
 		mailbox_provision(s->mail, s->conf->default_mailboxes);
 	session_printf(s, "%s OK [CAPABILITY ", tag);
 	session_write_capabilities(s);
 	session_printf(s, "] Logged in as %s.\r\n", s->user);
+	if (s->mail != NULL)
+		mailbox_expiry_start(&s->mail->user, s->conf);
 }
 
 static bool auth_plaintext_refused(struct session *s, const char *tag)

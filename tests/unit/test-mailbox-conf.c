@@ -1,7 +1,7 @@
 /*
- * Unit tests for core/conf/mailbox-conf.c and core/mailbox/special-use.c: the list-valued
- * setting default_mailboxes and the special-use words. A mistake must be refused with a
- * sentence that names the setting, never half-applied.
+ * Unit tests for core/conf/mailbox-conf.c and core/mailbox/special-use.c: the two list-valued
+ * settings (default_mailboxes, trash_expiry) and the special-use words. A mistake in either
+ * setting must be refused with a sentence that names the setting, never half-applied.
  */
 #include <CUnit/CUnit.h>
 #include <string.h>
@@ -60,6 +60,7 @@ static void test_default_folder_names_may_have_spaces_levels_and_no_use(void)
 static void test_none_or_empty_means_no_folders(void)
 {
 	const struct mailbox_defaults *d = (const void *)1;
+	const struct mailbox_expiry_rules *r = (const void *)1;
 	char why[256] = "";
 	CU_ASSERT_EQUAL(mailbox_defaults_parse("none", pool, &d, why, sizeof(why)), 0);
 	CU_ASSERT_PTR_NULL(d);
@@ -67,6 +68,8 @@ static void test_none_or_empty_means_no_folders(void)
 	CU_ASSERT_PTR_NULL(d);
 	CU_ASSERT_EQUAL(mailbox_defaults_parse("", pool, &d, why, sizeof(why)), 0);
 	CU_ASSERT_PTR_NULL(d);
+	CU_ASSERT_EQUAL(mailbox_expiry_parse("none", pool, &r, why, sizeof(why)), 0);
+	CU_ASSERT_PTR_NULL(r);
 }
 
 /* Each bad value is refused with a sentence naming the setting and holding @p words. */
@@ -94,6 +97,48 @@ static void test_bad_default_folders_are_refused_with_a_reason(void)
 	refused_defaults("Sent, Sent \\Sent", "twice");
 	refused_defaults("back\\slash", "may not contain");
 	refused_defaults("\\Sent", "empty");
+}
+
+static void test_trash_expiry_rules_parse(void)
+{
+	const struct mailbox_expiry_rules *r;
+	char why[256] = "";
+	CU_ASSERT_EQUAL_FATAL(mailbox_expiry_parse("Trash:7d, Junk : 30d,Deleted Items:1d12h", pool,
+	                                           &r, why, sizeof(why)),
+	                      0);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL_FATAL(r->count, 3);
+	CU_ASSERT_STRING_EQUAL(r->items[0].name, "Trash");
+	CU_ASSERT_EQUAL(r->items[0].max_age_ms, UINT64_C(7) * 86400 * 1000);
+	CU_ASSERT_STRING_EQUAL(r->items[1].name, "Junk");
+	CU_ASSERT_EQUAL(r->items[1].max_age_ms, UINT64_C(30) * 86400 * 1000);
+	CU_ASSERT_STRING_EQUAL(r->items[2].name, "Deleted Items");
+	CU_ASSERT_EQUAL(r->items[2].max_age_ms, UINT64_C(36) * 3600 * 1000);
+}
+
+static void refused_expiry(const char *text, const char *words)
+{
+	const struct mailbox_expiry_rules *r;
+	char why[256] = "";
+	CU_ASSERT_EQUAL(mailbox_expiry_parse(text, pool, &r, why, sizeof(why)), -1);
+	CU_ASSERT_PTR_NULL(r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, "'trash_expiry'"));
+	if (strstr(why, words) == NULL)
+		fprintf(stderr, "\n  %s -> %s\n", text, why);
+	CU_ASSERT_PTR_NOT_NULL(strstr(why, words));
+}
+
+static void test_bad_trash_expiry_is_refused_with_a_reason(void)
+{
+	/* Courier's Trash:7 means days; here it would be seconds, so it is refused. */
+	refused_expiry("Trash:7", "needs a unit");
+	refused_expiry("Trash 7d", "colon");
+	refused_expiry("Trash:", "needs a unit");
+	refused_expiry("Trash:soon", "duration");
+	refused_expiry("Trash:30m", "at least");
+	refused_expiry("INBOX:7d", "INBOX");
+	refused_expiry(":7d", "empty");
+	refused_expiry("Trash:7d, Trash:9d", "twice");
 }
 
 static void test_special_use_words_round_trip(void)
@@ -134,6 +179,8 @@ static CU_TestInfo mailbox_conf_tests[] = {
     {"none or empty means no folders", test_none_or_empty_means_no_folders},
     {"bad default folders are refused with a reason",
      test_bad_default_folders_are_refused_with_a_reason},
+    {"trash expiry rules parse", test_trash_expiry_rules_parse},
+    {"bad trash expiry is refused with a reason", test_bad_trash_expiry_is_refused_with_a_reason},
     {"special-use words round-trip", test_special_use_words_round_trip},
     {"stored special use wins over the default by name",
      test_stored_special_use_wins_over_the_default_by_name},
