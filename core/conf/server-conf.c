@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "conf/mailbox-conf.h"
 #include "conf/settings.h"
 #include "util/pool.h"
 
@@ -34,6 +35,7 @@
 static const char *const log_choices[] = {"stderr", "syslog", NULL};
 static const char *const log_level_choices[] = {"debug", "info", "warning", "error", NULL};
 static const char *const delimiter_choices[] = {".", "/", NULL};
+static const char *const nonsync_choices[] = {"plus", "minus", NULL};
 
 #define S struct server_settings
 const struct sluice_setting server_settings_table[] = {
@@ -77,6 +79,17 @@ const struct sluice_setting server_settings_table[] = {
     SLUICE_SETTING_STRING("control_socket", S, control_socket, SLUICE_CONTROL_SOCKET,
                           "UNIX socket (mode 0600) where sluicectl reaches the running "
                           "server; empty turns it off"),
+    SLUICE_SETTING_ENUM("nonsync_literals", S, nonsync_literals, "plus", nonsync_choices,
+                        "plus offers LITERAL+ (non-synchronizing literals of any size); "
+                        "minus offers LITERAL- (only up to 4096 bytes)"),
+    SLUICE_SETTING_STRING("default_mailboxes", S, default_mailboxes,
+                          "Sent \\Sent, Drafts \\Drafts, Trash \\Trash, Junk \\Junk, "
+                          "Archive \\Archive",
+                          "folders (with their special uses) created and subscribed at the "
+                          "first login of an account that has none; none creates nothing"),
+    SLUICE_SETTING_STRING("trash_expiry", S, trash_expiry, "none",
+                          "folders whose messages are removed after login once older than "
+                          "an age, as in Trash:7d, Junk:30d; none keeps everything"),
     SLUICE_SETTING_END,
 };
 #undef S
@@ -407,6 +420,28 @@ static void load_module_block(struct load_ctx *ctx, const struct conf_node *b)
 	m->node = b;
 }
 
+/* ---- default mailboxes and trash expiry ------------------------------------------------ */
+
+/* The two list-valued settings, parsed once here so that `sluiced -t` names their line. */
+static void load_mailbox_lists(struct load_ctx *ctx, const struct conf_node *values)
+{
+	struct server_conf *conf = ctx->conf;
+	char why[512];
+
+	if (mailbox_defaults_parse(conf->s.default_mailboxes, ctx->pool, &conf->default_mailboxes,
+	                           why, sizeof(why)) < 0) {
+		const struct conf_node *n = conf_node_find(values, "default_mailboxes");
+		load_error(ctx, n != NULL ? n->file : values->file, n != NULL ? n->line : 0, "%s",
+		           why);
+	}
+	if (mailbox_expiry_parse(conf->s.trash_expiry, ctx->pool, &conf->trash_expiry, why,
+	                         sizeof(why)) < 0) {
+		const struct conf_node *n = conf_node_find(values, "trash_expiry");
+		load_error(ctx, n != NULL ? n->file : values->file, n != NULL ? n->line : 0, "%s",
+		           why);
+	}
+}
+
 /* ---- the whole file -------------------------------------------------------------------- */
 
 /* The top level's settings without its blocks, so settings_apply() sees only values. */
@@ -488,6 +523,8 @@ int server_conf_load(const char *path, struct server_conf **conf_r, struct conf_
 	}
 	if (settings_apply(server_settings_table, &values, &conf->s, ctx.pool, NULL, errs) < 0)
 		ctx.failed = -1;
+	else
+		load_mailbox_lists(&ctx, &values);
 
 	for (size_t i = 0; i < root->count; i++) {
 		const struct conf_node *b = &root->children[i];

@@ -69,7 +69,13 @@ struct server_settings {
 	bool imap_idle;             /**< IDLE is offered */
 	uint64_t imap_idle_timeout; /**< ms a client may stay in IDLE without a word */
 	const char *control_socket; /**< sluicectl's UNIX socket; "" = none */
+	unsigned nonsync_literals;  /**< 0: LITERAL+, 1: LITERAL- (RFC 7888) */
+	/** As written; parsed into server_conf's default_mailboxes and trash_expiry. */
+	const char *default_mailboxes, *trash_expiry;
 };
+
+struct mailbox_defaults;
+struct mailbox_expiry_rules;
 
 struct server_conf {
 	struct server_settings s;
@@ -80,6 +86,9 @@ struct server_conf {
 	struct module_block *modules; /**< in the order the configuration lists them */
 	size_t module_count;
 	const char *path; /**< the file it was loaded from */
+	/** default_mailboxes and trash_expiry parsed (conf/mailbox-conf.h); NULL for none. */
+	const struct mailbox_defaults *default_mailboxes;
+	const struct mailbox_expiry_rules *trash_expiry;
 
 	/* Private to server-conf.c. */
 	struct conf_tree *tree;

@@ -10,12 +10,14 @@
 void session_write_capabilities(struct session *s)
 {
 	bool authed = s->state != IMAP_STATE_NOT_AUTH;
-	session_printf(s, "IMAP4rev1 LITERAL+ SASL-IR ID ENABLE");
+	session_printf(s, "IMAP4rev1 %s SASL-IR ID ENABLE",
+	               s->conf->s.nonsync_literals == 1 ? "LITERAL-" : "LITERAL+");
 	if (authed) {
 		session_printf(s, " NAMESPACE UNSELECT UIDPLUS MOVE CONDSTORE QRESYNC ESEARCH "
 		                  "SEARCHRES");
 		if (s->conf->s.imap_idle)
 			session_printf(s, " IDLE");
+		cmd_write_mailbox_capabilities(s);
 		return;
 	}
 	if (s->tls_state == SESSION_TLS_OFF && s->tls != NULL &&

@@ -17,6 +17,8 @@
 
 #include "auth/auth.h"
 #include "auth/identity.h"
+#include "mailbox/expiry.h"
+#include "mailbox/provision.h"
 #include "mailbox/user.h"
 #include "policy/policy.h"
 #include "server.h"
@@ -227,9 +229,15 @@ static void auth_succeed(struct session *s, struct auth_job *a)
 		return;
 	}
 	log_info("login ok method=%s", a->mech);
+	/* Default folders before the answer, so the client's first LIST has them; the trash
+	 * expiry runs in a job of its own and never delays the answer. */
+	if (s->mail != NULL)
+		mailbox_provision(s->mail, s->conf->default_mailboxes);
 	session_printf(s, "%s OK [CAPABILITY ", a->tag);
 	session_write_capabilities(s);
 	session_printf(s, "] Logged in as %s.\r\n", s->user);
+	if (s->mail != NULL)
+		mailbox_expiry_start(&s->mail->user, s->conf);
 }
 
 void cmd_auth_done(struct session *s)

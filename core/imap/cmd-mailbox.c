@@ -1,7 +1,8 @@
 /*
- * Mailbox management: CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 3501 6.3.3 to
- * 6.3.7). Names are checked and converted in one place (mailbox/name.c); answers carry
- * the RFC 5530 response codes clients act on (ALREADYEXISTS, NONEXISTENT, CANNOT).
+ * Mailbox management: CREATE (with CREATE-SPECIAL-USE's USE parameter, RFC 6154), DELETE,
+ * RENAME, SUBSCRIBE, UNSUBSCRIBE (RFC 3501 6.3.3 to 6.3.7). Names are checked and converted
+ * in one place (mailbox/name.c); answers carry the RFC 5530 response codes clients act on
+ * (ALREADYEXISTS, NONEXISTENT, CANNOT) and RFC 6154's USEATTR.
  */
 #include "imap/commands.h"
 
@@ -9,6 +10,7 @@
 #include <string.h>
 
 #include "mailbox/name.h"
+#include "mailbox/special-use.h"
 #include "mailbox/user.h"
 #include "util/log.h"
 
@@ -132,20 +134,83 @@ static void index_follow_rename(struct mail_user *mu, const struct rename_names 
 		log_warning("index: cannot record the rename of %s: %s", rn->from, err.msg);
 }
 
+/*
+ * CREATE's parameter list (RFC 4466): CREATE-SPECIAL-USE's (USE (\Sent ...)) is the only
+ * parameter this server knows. Answers BAD or NO itself and returns false when the list
+ * cannot be honoured; *use_r gets the SLUICE_MAILBOX_SPECIAL_* bits asked for.
+ */
+static bool create_params(struct session *s, const struct imap_command *cmd,
+                          const struct imap_arg *params, uint32_t *use_r)
+{
+	*use_r = 0;
+	for (size_t i = 0; i < params->count; i += 2) {
+		const struct imap_arg *name = &params->list[i];
+		const struct imap_arg *value = i + 1 < params->count ? &params->list[i + 1] : NULL;
+		if (!imap_arg_is_atom(name, "USE") || value == NULL || value->type != IMAP_ARG_LIST) {
+			session_tagged(s, cmd->tag, "BAD", NULL,
+			               "Unknown CREATE parameter; this server knows only "
+			               "USE (\\Sent ...) (RFC 6154).");
+			return false;
+		}
+		for (size_t k = 0; k < value->count; k++) {
+			const struct imap_arg *w = &value->list[k];
+			if (w->type != IMAP_ARG_ATOM || w->str[0] != '\\') {
+				session_tagged(s, cmd->tag, "BAD", NULL,
+				               "USE takes special-use attributes such as \\Sent.");
+				return false;
+			}
+			uint32_t bit = special_use_from_word(w->str, w->len);
+			if ((bit & SPECIAL_USE_FOR_FOLDERS) == 0) {
+				session_tagged(s, cmd->tag, "NO", "USEATTR",
+				               "%.40s is not a special use a folder here can have; use "
+				               "\\Archive, \\Drafts, \\Junk, \\Sent or \\Trash.",
+				               w->str);
+				return false;
+			}
+			*use_r |= bit;
+		}
+	}
+	if (*use_r != 0 && !special_use_storable(s->mail)) {
+		session_tagged(s, cmd->tag, "NO", "USEATTR",
+		               "This server's mail storage cannot keep special uses.");
+		return false;
+	}
+	return true;
+}
+
 void cmd_create(struct session *s, const struct imap_command *cmd)
 {
 	struct buf name = {0};
-	if (cmd->count != 1 || !imap_arg_is_astring(&cmd->args[0])) {
-		cmd_bad_arguments(s, cmd, "mailbox");
+	uint32_t use = 0;
+	if (cmd->count < 1 || cmd->count > 2 || !imap_arg_is_astring(&cmd->args[0]) ||
+	    (cmd->count == 2 && cmd->args[1].type != IMAP_ARG_LIST)) {
+		cmd_bad_arguments(s, cmd, "mailbox [(USE (\\Sent ...))]");
 		return;
 	}
-	if (!cmd_require_storage(s, cmd) || !cmd_mailbox_arg(s, cmd, &cmd->args[0], true, &name))
+	if (!cmd_require_storage(s, cmd) ||
+	    (cmd->count == 2 && !create_params(s, cmd, &cmd->args[1], &use)) ||
+	    !cmd_mailbox_arg(s, cmd, &cmd->args[0], true, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	int r = strcmp(canonical, "INBOX") == 0
 			? SLUICE_E_EXISTS
 			: s->mail->storage_ops->mailbox_create(s->mail->storage, canonical, &err);
+	if (r == 0 && use != 0) {
+		r = s->mail->storage_ops->mailbox_set_special_use(s->mail->storage, canonical, use,
+		                                                  &err);
+		if (r != 0) {
+			/* RFC 6154 3: without its special use, the mailbox must not be created. */
+			struct sluice_error derr = SLUICE_ERROR_INIT;
+			s->mail->storage_ops->mailbox_delete(s->mail->storage, canonical, &derr);
+			log_warning("CREATE %s: cannot record its special use: %s", canonical, err.msg);
+			session_tagged(s, cmd->tag, "NO", "USEATTR",
+			               "The special use could not be recorded; the mailbox was not "
+			               "created.");
+			buf_free(&name);
+			return;
+		}
+	}
 	if (r == 0)
 		session_tagged(s, cmd->tag, "OK", NULL, "Create completed.");
 	else

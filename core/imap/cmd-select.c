@@ -20,6 +20,7 @@
 
 #include "mailbox/mailbox.h"
 #include "mailbox/name.h"
+#include "mailbox/size.h"
 #include "util/log.h"
 
 /* The five system flags, in the order RFC 3501's examples list them. */
@@ -246,29 +247,21 @@ enum status_item {
 	ST_UIDVALIDITY,
 	ST_UNSEEN,
 	ST_HIGHESTMODSEQ, /* RFC 7162 */
+	ST_SIZE,          /* RFC 8438 */
+	ST_APPENDLIMIT,   /* RFC 7889 */
 	ST_COUNT
 };
-static const char *const status_names[ST_COUNT] = {"MESSAGES",    "RECENT", "UIDNEXT",
-                                                   "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ"};
+static const char *const status_names[ST_COUNT] = {
+    "MESSAGES", "RECENT", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "SIZE", "APPENDLIMIT"};
 
-#define STATUS_ITEMS_MAX 16
-
-void cmd_status(struct session *s, const struct imap_command *cmd)
+bool cmd_status_items_parse(struct session *s, const char *tag, const struct imap_arg *list,
+                            struct status_items *items)
 {
-	enum status_item items[STATUS_ITEMS_MAX];
-	size_t n = 0;
-
-	if (cmd->count != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
-	    cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
-		cmd_bad_arguments(
-		    s, cmd, "mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ)");
-		return;
-	}
-	const struct imap_arg *list = &cmd->args[1];
+	items->count = 0;
 	if (list->count > STATUS_ITEMS_MAX) {
-		session_tagged(s, cmd->tag, "BAD", NULL,
+		session_tagged(s, tag, "BAD", NULL,
 		               "Too many STATUS items; ask for each at most once.");
-		return;
+		return false;
 	}
 	for (size_t i = 0; i < list->count; i++) {
 		const struct imap_arg *a = &list->list[i];
@@ -276,76 +269,114 @@ void cmd_status(struct session *s, const struct imap_command *cmd)
 		while (k < ST_COUNT && !imap_arg_is_atom(a, status_names[k]))
 			k++;
 		if (k == ST_COUNT) {
-			session_tagged(s, cmd->tag, "BAD", NULL,
+			session_tagged(s, tag, "BAD", NULL,
 			               "Unknown STATUS item %.40s; this server knows MESSAGES, "
-			               "RECENT, UIDNEXT, UIDVALIDITY, UNSEEN and HIGHESTMODSEQ.",
+			               "RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, HIGHESTMODSEQ, SIZE and APPENDLIMIT.",
 			               a->type == IMAP_ARG_ATOM ? a->str : "(not an atom)");
-			return;
+			return false;
 		}
-		items[n++] = (enum status_item)k;
+		items->item[items->count++] = (unsigned char)k;
 		if (k == ST_HIGHESTMODSEQ) /* a CONDSTORE enabling command (RFC 7162 3.1) */
 			s->enabled |= SESSION_ENABLED_CONDSTORE;
 	}
-	if (!cmd_require_storage(s, cmd))
+	return true;
+}
+
+/* The value of one item; false with err filled when it cannot be had. */
+static bool status_value(struct session *s, struct mailbox *box, bool own, enum status_item item,
+                         uint64_t *v, struct sluice_error *err)
+{
+	switch (item) {
+	case ST_MESSAGES:
+		*v = box->count;
+		break;
+	case ST_RECENT:
+		*v = own ? mailbox_count_unclaimed(box) : box->recent;
+		break;
+	case ST_UIDNEXT:
+		*v = box->uidnext;
+		break;
+	case ST_UIDVALIDITY:
+		*v = box->uidvalidity;
+		break;
+	case ST_HIGHESTMODSEQ:
+		*v = box->highestmodseq;
+		break;
+	case ST_SIZE:
+		return mailbox_total_size(box, v, err) == 0;
+	case ST_APPENDLIMIT:
+		*v = s->conf->s.max_literal; /* what APPEND accepts: APPENDLIMIT=N says the same */
+		break;
+	case ST_UNSEEN:
+	case ST_COUNT:
+		*v = mailbox_count_unseen(box);
+		break;
+	}
+	return true;
+}
+
+int cmd_status_write(struct session *s, const char *canonical, const struct status_items *items,
+                     struct sluice_error *err)
+{
+	/* On the selected mailbox, answer what this session knows, so nothing contradicts EXISTS. */
+	struct mailbox *box = s->selected;
+	bool own = box == NULL || strcmp(box->name, canonical) != 0;
+	if (own) {
+		int r = mailbox_open(s->mail, canonical, true, false, &box, err);
+		if (r != 0)
+			return r;
+	}
+	struct buf imap = {0}, line = {0};
+	int r = 0;
+	if (mailbox_name_to_imap(canonical, session_delimiter(s), &imap) != 0) {
+		r = sluice_error_set(err, SLUICE_E_INTERNAL, "SERVERBUG",
+		                     "The mailbox name cannot be shown.");
+	} else {
+		buf_printf(&line, "* STATUS ");
+		mailbox_name_write(&line, (const char *)buf_head(&imap));
+		buf_printf(&line, " (");
+		for (size_t i = 0; i < items->count && r == 0; i++) {
+			uint64_t v = 0;
+			if (!status_value(s, box, own, (enum status_item)items->item[i], &v, err))
+				r = err->code < 0 ? err->code : SLUICE_E_INTERNAL;
+			buf_printf(&line, "%s%s %llu", i ? " " : "", status_names[items->item[i]],
+			           (unsigned long long)v);
+		}
+		buf_printf(&line, ")\r\n");
+		/* Whole or nothing: a failed item leaves no half line behind. */
+		if (r == 0)
+			session_write(s, (const char *)buf_head(&line), buf_len(&line));
+	}
+	buf_free(&line);
+	buf_free(&imap);
+	if (own)
+		mailbox_close(&box);
+	return r;
+}
+
+void cmd_status(struct session *s, const struct imap_command *cmd)
+{
+	struct status_items items;
+
+	if (cmd->count != 2 || !imap_arg_is_astring(&cmd->args[0]) ||
+	    cmd->args[1].type != IMAP_ARG_LIST || cmd->args[1].count == 0) {
+		cmd_bad_arguments(s, cmd, "mailbox (MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN)");
+		return;
+	}
+	if (!cmd_status_items_parse(s, cmd->tag, &cmd->args[1], &items) ||
+	    !cmd_require_storage(s, cmd))
 		return;
 	struct buf name = {0};
 	if (!cmd_mailbox_arg(s, cmd, &cmd->args[0], false, &name))
 		return;
 	const char *canonical = (const char *)buf_head(&name);
-
-	/* On the selected mailbox, answer what this session knows, so nothing contradicts EXISTS.
-	 */
-	struct mailbox *box = s->selected;
-	bool own = box == NULL || strcmp(box->name, canonical) != 0;
-	if (own) {
-		struct sluice_error err = SLUICE_ERROR_INIT;
-		int r = mailbox_open(s->mail, canonical, true, false, &box, &err);
-		if (r != 0) {
-			select_answer_error(s, cmd->tag, canonical, r, &err);
-			buf_free(&name);
-			return;
-		}
-	}
-	struct buf imap = {0};
-	if (mailbox_name_to_imap(canonical, session_delimiter(s), &imap) == 0) {
-		session_printf(s, "* STATUS ");
-		mailbox_name_write(&s->out, (const char *)buf_head(&imap));
-		session_printf(s, " (");
-		for (size_t i = 0; i < n; i++) {
-			uint64_t v = 0;
-			switch (items[i]) {
-			case ST_MESSAGES:
-				v = box->count;
-				break;
-			case ST_RECENT:
-				v = own ? mailbox_count_unclaimed(box) : box->recent;
-				break;
-			case ST_UIDNEXT:
-				v = box->uidnext;
-				break;
-			case ST_UIDVALIDITY:
-				v = box->uidvalidity;
-				break;
-			case ST_HIGHESTMODSEQ:
-				v = box->highestmodseq;
-				break;
-			case ST_UNSEEN:
-			case ST_COUNT:
-				v = mailbox_count_unseen(box);
-				break;
-			}
-			session_printf(s, "%s%s %llu", i ? " " : "", status_names[items[i]],
-			               (unsigned long long)v);
-		}
-		session_printf(s, ")\r\n");
+	struct sluice_error err = SLUICE_ERROR_INIT;
+	int r = cmd_status_write(s, canonical, &items, &err);
+	if (r == 0)
 		session_tagged(s, cmd->tag, "OK", NULL, "Status completed.");
-	} else {
-		session_tagged(s, cmd->tag, "NO", "SERVERBUG", "The mailbox name cannot be shown.");
-	}
-	buf_free(&imap);
+	else
+		select_answer_error(s, cmd->tag, canonical, r, &err);
 	buf_free(&name);
-	if (own)
-		mailbox_close(&box);
 }
 
 void cmd_check(struct session *s, const struct imap_command *cmd)

@@ -38,6 +38,24 @@ imap_command_fn cmd_list, cmd_lsub, cmd_namespace, cmd_create, cmd_delete, cmd_r
     cmd_subscribe, cmd_unsubscribe;
 /* cmd-select.c */
 imap_command_fn cmd_select, cmd_examine, cmd_status, cmd_check, cmd_close, cmd_unselect;
+
+/* STATUS items, shared by STATUS and LIST's RETURN (STATUS (...)) (RFC 5819). */
+#define STATUS_ITEMS_MAX 16
+struct status_items {
+	unsigned char item[STATUS_ITEMS_MAX]; /* cmd-select.c's enum status_item */
+	size_t count;
+};
+/** Parses a STATUS item list; answers BAD itself and returns false when it is wrong. */
+bool cmd_status_items_parse(struct session *s, const char *tag, const struct imap_arg *list,
+                            struct status_items *items);
+/**
+ * Writes "* STATUS name (...)" for the canonical mailbox @p canonical (the selected one from
+ * the session's view).
+ * @return 0; the failure of opening the mailbox or of an item, with err filled and nothing
+ *         written.
+ */
+int cmd_status_write(struct session *s, const char *canonical, const struct status_items *items,
+                     struct sluice_error *err);
 /**
  * Converts a mailbox argument to its canonical name in @p out (NUL-terminated); answers
  * NO itself, with the reason, when the name cannot be used.
@@ -157,6 +175,9 @@ void cmd_authenticate_free(struct session *s);
  * authenticated state. A closing session only releases the attempt.
  */
 void cmd_auth_done(struct session *s);
+
+/** Appends the capabilities of the mailbox extensions (cmd-list.c), each after a space. */
+void cmd_write_mailbox_capabilities(struct session *s);
 
 /** Appends " AUTH=<mech>" for each SASL mechanism usable now. */
 void cmd_write_auth_mechanisms(struct session *s, bool plaintext_allowed);

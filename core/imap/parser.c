@@ -153,6 +153,7 @@ void imap_parser_limits_default(struct imap_parser_limits *lim)
 	lim->max_literals = 1000;
 	lim->max_command = lim->max_literal + ((size_t)1 << 20);
 	lim->stream_min = (size_t)64 << 10;
+	lim->max_nonsync = 0;
 }
 
 struct imap_parser *imap_parser_create(const struct imap_parser_limits *lim)
@@ -313,6 +314,7 @@ imap_parser_fail(struct imap_parser *p, enum imap_parser_state then, const char 
 	p->err.resp_code = resp_code;
 	p->err.message = p->errmsg;
 	p->err.fatal = fatal;
+	p->err.append_too_big = false;
 	p->held = IMAP_PARSER_HELD_ERROR;
 	p->state = fatal ? IMAP_PARSER_ST_DEAD : then;
 }
@@ -333,6 +335,7 @@ imap_parser_reject(struct imap_parser *p, const char *fmt, ...)
 	p->err.resp_code = NULL;
 	p->err.message = p->errmsg;
 	p->err.fatal = false;
+	p->err.append_too_big = false;
 	p->held = IMAP_PARSER_HELD_ERROR;
 	p->state = IMAP_PARSER_ST_DISCARD;
 	return IMAP_PARSER_STEP_REJECT;
@@ -482,15 +485,27 @@ static enum imap_parser_step imap_parser_literal(struct imap_parser *p)
 		                 p->lim.max_literals);
 		return IMAP_PARSER_STEP_ERROR;
 	}
+	bool append = strcmp(p->data + p->name_off, "APPEND") == 0;
 	if (n == SIZE_MAX) {
 		imap_parser_fail(p, then, "TOOBIG", false,
 		                 "Literal length is larger than the limit of %zu bytes", max);
+		p->err.append_too_big = append;
 		return IMAP_PARSER_STEP_ERROR;
 	}
 	if (n > max) {
 		imap_parser_fail(p, then, "TOOBIG", false,
 		                 "Literal of %zu bytes is larger than the limit of %zu bytes", n,
 		                 max);
+		p->err.append_too_big = append;
+		return IMAP_PARSER_STEP_ERROR;
+	}
+	/* LITERAL- (RFC 7888 5): a bigger one must wait for the server's continuation. The
+	   client sends its bytes anyway, so they are skipped and the connection goes on. */
+	if (nonsync && p->lim.max_nonsync > 0 && n > p->lim.max_nonsync) {
+		imap_parser_fail(p, then, "TOOBIG", false,
+		                 "Non-synchronizing literals may have at most %zu bytes (LITERAL-); "
+		                 "send {%zu} and wait for the server's \"+\"",
+		                 p->lim.max_nonsync, n);
 		return IMAP_PARSER_STEP_ERROR;
 	}
 	/* cmd_bytes < max_command holds here: it is checked before every byte. */

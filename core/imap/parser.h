@@ -29,6 +29,9 @@ struct imap_parser_limits {
 	size_t stream_min;     /* an APPEND literal this long or longer is handed over in
 	                          chunks (IMAP_PARSE_LITERAL_DATA) instead of being buffered;
 	                          default 64 KiB, 0 = never stream */
+	size_t max_nonsync;    /* largest non-synchronizing literal {N+}: 4096 when the server
+	                          offers LITERAL- (RFC 7888 5); default 0 = up to max_literal,
+	                          as LITERAL+ allows */
 };
 
 /*
@@ -76,6 +79,9 @@ struct imap_parse_error {
 	const char *message;   /* a sentence a human understands, no trailing CRLF */
 	bool fatal;            /* the stream cannot be resynchronised: send "* BYE ..." and
 	                          close */
+	bool append_too_big;   /* a literal of an APPEND was over max_literal: the message is
+	                          too big rather than the command wrong, which RFC 7889 answers
+	                          with NO [TOOBIG] */
 };
 
 struct imap_parser;

@@ -140,6 +140,8 @@ static void session_parser_limits(struct session *s)
 	else
 		lim.max_literal = (size_t)s->conf->s.max_literal;
 	lim.max_command = lim.max_literal + 1024 * 1024;
+	if (s->conf->s.nonsync_literals == 1)
+		lim.max_nonsync = 4096; /* LITERAL- */
 	imap_parser_set_limits(s->parser, &lim);
 }
 
@@ -646,7 +648,9 @@ static bool session_handle_input(struct session *s)
 			s->close_reason = "protocol error";
 			s->closing = true;
 		} else {
-			session_tagged(s, e->tag, "BAD", e->resp_code, "%s", e->message);
+			/* RFC 7889: a message over APPENDLIMIT gets NO, once APPEND is allowed. */
+			bool no = e->append_too_big && s->state != IMAP_STATE_NOT_AUTH;
+			session_tagged(s, e->tag, no ? "NO" : "BAD", e->resp_code, "%s", e->message);
 		}
 		imap_parser_next(s->parser);
 		session_spool_close(s);

@@ -47,6 +47,7 @@ struct kind_info {
 #define OPS_SIZE_THROUGH(type, last) (offsetof(type, last) + sizeof(((type *)0)->last))
 
 static const struct kind_info kinds[] = {
+    /* Storage ops grew in ABI 1.1; a 1.0 module's shorter table is fine (storage.h). */
     {SLUICE_KIND_STORAGE, "storage", "a storage module", "struct sluice_storage_ops",
      OPS_SIZE_THROUGH(struct sluice_storage_ops, append_abort)},
     {SLUICE_KIND_INDEX, "index", "an index module", "struct sluice_index_ops",

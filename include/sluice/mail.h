@@ -14,6 +14,7 @@
 #ifndef SLUICE_MAIL_H
 #define SLUICE_MAIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /** System flags, as bits. \Recent is not stored: the core tracks it per session. */
@@ -35,6 +36,49 @@ enum {
 	SLUICE_MAILBOX_SUBSCRIBED = 1u << 4,
 	/** Subscribed but does not exist: listed only so that LSUB can report the subscription. */
 	SLUICE_MAILBOX_NONEXISTENT = 1u << 5,
+
+	/*
+	 * Special uses (RFC 6154), ABI 1.1: reported by mailbox_list of a module that stores
+	 * them (see mailbox_set_special_use in storage.h). A mailbox may have several.
+	 */
+	SLUICE_MAILBOX_SPECIAL_ALL = 1u << 8,      /**< \All: every message (a virtual view) */
+	SLUICE_MAILBOX_SPECIAL_ARCHIVE = 1u << 9,  /**< \Archive */
+	SLUICE_MAILBOX_SPECIAL_DRAFTS = 1u << 10,  /**< \Drafts */
+	SLUICE_MAILBOX_SPECIAL_FLAGGED = 1u << 11, /**< \Flagged: flagged messages (a virtual view) */
+	SLUICE_MAILBOX_SPECIAL_JUNK = 1u << 12,    /**< \Junk */
+	SLUICE_MAILBOX_SPECIAL_SENT = 1u << 13,    /**< \Sent */
+	SLUICE_MAILBOX_SPECIAL_TRASH = 1u << 14,   /**< \Trash */
 };
+/** Every SLUICE_MAILBOX_SPECIAL_* bit. */
+#define SLUICE_MAILBOX_SPECIAL_USE 0x7f00u
+
+/**
+ * @brief The RFC 6154 word of one special-use bit, as IMAP writes it.
+ * @param[in] bit one SLUICE_MAILBOX_SPECIAL_* value
+ * @return "\Sent" and so on (a string literal), or NULL for anything else. Walking the
+ *         bits from SLUICE_MAILBOX_SPECIAL_ALL upwards gives the words in alphabetical order.
+ * Inline, so modules need not link against the core; any thread.
+ */
+static inline const char *sluice_special_use_word(uint32_t bit)
+{
+	switch (bit) {
+	case SLUICE_MAILBOX_SPECIAL_ALL:
+		return "\\All";
+	case SLUICE_MAILBOX_SPECIAL_ARCHIVE:
+		return "\\Archive";
+	case SLUICE_MAILBOX_SPECIAL_DRAFTS:
+		return "\\Drafts";
+	case SLUICE_MAILBOX_SPECIAL_FLAGGED:
+		return "\\Flagged";
+	case SLUICE_MAILBOX_SPECIAL_JUNK:
+		return "\\Junk";
+	case SLUICE_MAILBOX_SPECIAL_SENT:
+		return "\\Sent";
+	case SLUICE_MAILBOX_SPECIAL_TRASH:
+		return "\\Trash";
+	default:
+		return NULL;
+	}
+}
 
 #endif

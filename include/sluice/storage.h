@@ -185,16 +185,40 @@ struct sluice_storage_ops {
 	 */
 	int (*mailbox_watch_paths)(struct sluice_storage_box *box, sluice_storage_path_cb *cb, void *ctx,
 				   struct sluice_error *err);
+
+	/**
+	 * @brief Records the special uses of a mailbox (RFC 6154: \Sent, \Trash, ...), which
+	 * mailbox_list then reports as SLUICE_MAILBOX_SPECIAL_* bits, until they are changed
+	 * again or the mailbox is deleted. A rename carries them to the new name (children's
+	 * too). The core calls it for CREATE-SPECIAL-USE and for the default mailboxes of a new
+	 * account; a module that cannot keep them leaves the op NULL, and the server then does
+	 * not offer CREATE-SPECIAL-USE.
+	 * @param[in] name        a canonical name
+	 * @param[in] special_use SLUICE_MAILBOX_SPECIAL_* bits (others are ignored); 0 forgets
+	 * @return 0; SLUICE_NOTFOUND when no such mailbox exists; SLUICE_E_TEMPFAIL when another
+	 *         program holds a lock; SLUICE_E_IO. Worker thread.
+	 */
+	int (*mailbox_set_special_use)(struct sluice_storage_user *user, const char *name,
+				       uint32_t special_use, struct sluice_error *err);
 };
 
-/** The size of struct sluice_storage_ops at ABI 1.0, the least a storage module may bring. */
+/** The size of struct sluice_storage_ops at ABI 1.0: the least a module may bring. */
 #define SLUICE_STORAGE_OPS_SIZE_1_0 offsetof(struct sluice_storage_ops, mailbox_watch_paths)
+
+/**
+ * True when the ops table @p ops (as the module compiled it) has the member @p op and it is
+ * set: the way to test for an op appended after ABI 1.0.
+ */
+#define SLUICE_STORAGE_HAS_OP(ops, op)                                                             \
+	((ops)->size >= offsetof(struct sluice_storage_ops, op) + sizeof((ops)->op) && (ops)->op != NULL)
 
 /*
  * Caveats
- * - Ops appended after ABI 1.0 (mailbox_watch_paths) are absent from a module built against
- *   older headers: its ops->size is smaller. The core checks the size, and NULL, before
- *   calling one; a module may do the same with a host table (see module.h).
+ * - Ops are only ever appended. A module built against ABI 1.0 has a shorter table
+ *   (without mailbox_watch_paths and mailbox_set_special_use); the core reads an appended
+ *   op only after SLUICE_STORAGE_HAS_OP says it is there.
+ * - Special uses are advice for clients (which folder to put sent mail in); the core
+ *   checks the words and never relies on them for anything else.
  */
 
 #endif

@@ -132,6 +132,9 @@ class Server:
             "autologout": "30m",
             "auth_failure_delay": "200ms",
             "control_socket": str(self.control_path),
+            # Accounts start empty, so listings are what each test made; the tests of the
+            # default folders set it back (a value of None drops the line: the default).
+            "default_mailboxes": "none",
         }
         self.settings.update(settings or {})
         self.modules_extra = modules_extra

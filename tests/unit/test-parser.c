@@ -524,6 +524,65 @@ static void test_nonsync_literal_over_limit_is_skipped(void)
 	free(in);
 }
 
+/* RFC 7889: an APPEND's message over the limit is a NO, other commands' literals a BAD. */
+static void test_only_append_literal_over_limit_is_append_too_big(void)
+{
+	struct imap_parser_limits lim = small_limits();
+	const char *ins[] = {"a APPEND INBOX {8193}\r\n", "a LOGIN {8193}\r\n",
+	                     "a APPEND {9000+}\r\n"};
+	const bool want[] = {true, false, true};
+	for (size_t i = 0; i < 3; i++) {
+		struct imap_parser *p = imap_parser_create(&lim);
+		size_t used;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		CU_ASSERT(imap_parser_feed(p, (const unsigned char *)ins[i], strlen(ins[i]), &used) ==
+		          IMAP_PARSE_ERROR);
+		const struct imap_parse_error *err = imap_parser_error(p);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+		CU_ASSERT_STRING_EQUAL(err->resp_code, "TOOBIG");
+		CU_ASSERT_EQUAL(err->append_too_big, want[i]);
+		imap_parser_destroy(&p);
+	}
+	/* A syntax error in an APPEND is never a "too big". */
+	struct imap_parser *p = imap_parser_create(&lim);
+	size_t used;
+	CU_ASSERT(imap_parser_feed(p, (const unsigned char *)"a APPEND \"x\r\n", 13, &used) ==
+	          IMAP_PARSE_ERROR);
+	CU_ASSERT_FALSE(imap_parser_error(p)->append_too_big);
+	imap_parser_destroy(&p);
+}
+
+/* LITERAL- (RFC 7888 5): {N+} above 4096 is refused and its bytes skipped; {N} is not. */
+static void test_literal_minus_refuses_big_nonsync_and_skips_it(void)
+{
+	struct imap_parser_limits lim;
+	imap_parser_limits_default(&lim);
+	lim.max_nonsync = 4096;
+	size_t n = 4097;
+	char *in = malloc(2 * n + 100);
+	struct transcript t;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
+	size_t len = (size_t)sprintf(in, "a APPEND INBOX {%zu+}\r\n", n);
+	/* The skipped bytes look like commands; none of them may be parsed. */
+	for (size_t i = 0; i < n; i++)
+		in[len++] = "z NOOP\r\n"[i % 8];
+	len += (size_t)sprintf(in + len, "\r\nb NOOP\r\n");
+	for (size_t i = 0; i < sizeof(chunkings) / sizeof(chunkings[0]); i++) {
+		run(&lim, in, len, chunkings[i], &t);
+		CU_ASSERT_STRING_EQUAL(t.buf, "BAD a [TOOBIG] | C b NOOP");
+	}
+	/* 4096 bytes are fine without waiting, and so is a big synchronizing literal. */
+	len = (size_t)sprintf(in, "a X {4096+}\r\n");
+	memset(in + len, 'q', 4096);
+	len += 4096;
+	len += (size_t)sprintf(in + len, "\r\n");
+	run(&lim, in, len, 0, &t);
+	CU_ASSERT_EQUAL(strncmp(t.buf, "C a X ", 6), 0);
+	CHECK_LIM(&lim, "a X {5000}\r\n", "+ | PARTIAL");
+	CHECK_LIM(&lim, "a X {4097+}\r\n", "BAD a [TOOBIG] | PARTIAL");
+	free(in);
+}
+
 static void test_absurd_nonsync_literal_is_fatal(void)
 {
 	struct imap_parser_limits lim = small_limits();
@@ -1258,6 +1317,10 @@ static CU_TestInfo parser_tests[] = {
     {"sync_literal_over_limit_is_toobig_without_continuation",
      test_sync_literal_over_limit_is_toobig_without_continuation},
     {"nonsync_literal_over_limit_is_skipped", test_nonsync_literal_over_limit_is_skipped},
+    {"only_append_literal_over_limit_is_append_too_big",
+     test_only_append_literal_over_limit_is_append_too_big},
+    {"literal_minus_refuses_big_nonsync_and_skips_it",
+     test_literal_minus_refuses_big_nonsync_and_skips_it},
     {"absurd_nonsync_literal_is_fatal", test_absurd_nonsync_literal_is_fatal},
     {"line_at_limit_is_accepted_and_one_over_is_bad",
      test_line_at_limit_is_accepted_and_one_over_is_bad},

@@ -600,6 +600,101 @@ static void test_subscriptions_survive_reopening_the_user(void)
 	CU_ASSERT(listed("Kept") & SLUICE_MAILBOX_SUBSCRIBED);
 }
 
+/* ---- special uses (ABI 1.1) --------------------------------------------------------- */
+
+/* The op, or NULL (with a note) for a module built without it. */
+static int (*special_op(void))(struct sluice_storage_user *, const char *, uint32_t,
+                               struct sluice_error *)
+{
+	if (SLUICE_STORAGE_HAS_OP(sc_ops, mailbox_set_special_use))
+		return sc_ops->mailbox_set_special_use;
+	printf("\n    (module %s keeps no special uses; skipped) ", sc_mod->name);
+	return NULL;
+}
+
+static uint32_t listed_special(const char *name)
+{
+	long attrs = listed(name);
+	CU_ASSERT(attrs >= 0);
+	return attrs < 0 ? 0 : (uint32_t)attrs & SLUICE_MAILBOX_SPECIAL_USE;
+}
+
+static void test_special_use_is_listed_and_survives_reopening(void)
+{
+	struct sluice_storage_user *again = NULL;
+	int (*set)(struct sluice_storage_user *, const char *, uint32_t, struct sluice_error *) =
+	    special_op();
+	if (set == NULL)
+		return;
+	create_ok("Sent");
+	create_ok("Old/Stuff");
+	expect(set(fx.su, "Sent", SLUICE_MAILBOX_SPECIAL_SENT, &fx.err), 0);
+	expect(set(fx.su, "Old/Stuff",
+	           SLUICE_MAILBOX_SPECIAL_ARCHIVE | SLUICE_MAILBOX_SPECIAL_JUNK | SLUICE_FLAG_SEEN,
+	           &fx.err),
+	       0);
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Sent"), SLUICE_MAILBOX_SPECIAL_SENT);
+	/* Bits outside the special uses are ignored, never reported as attributes. */
+	CU_ASSERT_EQUAL(listed_special("Old/Stuff"),
+	                SLUICE_MAILBOX_SPECIAL_ARCHIVE | SLUICE_MAILBOX_SPECIAL_JUNK);
+	CU_ASSERT_EQUAL(listed_special("Old"), 0);
+	CU_ASSERT_EQUAL(listed_special("INBOX"), 0);
+	CU_ASSERT_EQUAL_FATAL(sc_ops->user_open(sc_module.modctx, &fx.user, &again, &fx.err), 0);
+	track((void **)fx.users, again, NULL);
+	fx.list.count = 0;
+	CU_ASSERT_EQUAL(sc_ops->mailbox_list(again, list_cb, &fx.list, &fx.err), 0);
+	CU_ASSERT_EQUAL(listed_special("Sent"), SLUICE_MAILBOX_SPECIAL_SENT);
+	/* Setting again replaces; 0 forgets. */
+	expect(set(fx.su, "Sent", SLUICE_MAILBOX_SPECIAL_TRASH, &fx.err), 0);
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Sent"), SLUICE_MAILBOX_SPECIAL_TRASH);
+	expect(set(fx.su, "Sent", 0, &fx.err), 0);
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Sent"), 0);
+}
+
+static void test_special_use_of_a_missing_mailbox_is_notfound(void)
+{
+	int (*set)(struct sluice_storage_user *, const char *, uint32_t, struct sluice_error *) =
+	    special_op();
+	if (set == NULL)
+		return;
+	expect(set(fx.su, "Nowhere", SLUICE_MAILBOX_SPECIAL_SENT, &fx.err), SLUICE_NOTFOUND);
+	create_ok("Parent/Child");
+	expect(sc_ops->mailbox_delete(fx.su, "Parent", &fx.err), 0);
+	/* A parent that exists only through its children is no mailbox to mark. */
+	expect(set(fx.su, "Parent", SLUICE_MAILBOX_SPECIAL_SENT, &fx.err), SLUICE_NOTFOUND);
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Parent"), 0);
+}
+
+static void test_special_use_follows_rename_and_goes_with_delete(void)
+{
+	int (*set)(struct sluice_storage_user *, const char *, uint32_t, struct sluice_error *) =
+	    special_op();
+	if (set == NULL)
+		return;
+	create_ok("Junk");
+	create_ok("Box/Inner");
+	expect(set(fx.su, "Junk", SLUICE_MAILBOX_SPECIAL_JUNK, &fx.err), 0);
+	expect(set(fx.su, "Box/Inner", SLUICE_MAILBOX_SPECIAL_DRAFTS, &fx.err), 0);
+	expect(sc_ops->mailbox_rename(fx.su, "Junk", "Spam", &fx.err), 0);
+	expect(sc_ops->mailbox_rename(fx.su, "Box", "Crate", &fx.err), 0);
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Spam"), SLUICE_MAILBOX_SPECIAL_JUNK);
+	CU_ASSERT_EQUAL(listed_special("Crate/Inner"), SLUICE_MAILBOX_SPECIAL_DRAFTS);
+	CU_ASSERT_EQUAL(listed("Junk"), -1);
+	/* A new mailbox under the old name starts without the use. */
+	create_ok("Junk");
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Junk"), 0);
+	expect(sc_ops->mailbox_delete(fx.su, "Spam", &fx.err), 0);
+	create_ok("Spam");
+	list_ok();
+	CU_ASSERT_EQUAL(listed_special("Spam"), 0);
+}
+
 static int list_stop_cb(void *ctx, const char *name, uint32_t attrs)
 {
 	(void)name, (void)attrs;
@@ -1088,6 +1183,12 @@ static CU_TestInfo sc_tests[] = {
     {"subscription without mailbox is listed as nonexistent",
      test_subscription_without_mailbox_is_listed_as_nonexistent},
     {"subscriptions survive reopening the user", test_subscriptions_survive_reopening_the_user},
+    {"special use is listed and survives reopening",
+     test_special_use_is_listed_and_survives_reopening},
+    {"special use of a missing mailbox is NOTFOUND",
+     test_special_use_of_a_missing_mailbox_is_notfound},
+    {"special use follows rename and goes with delete",
+     test_special_use_follows_rename_and_goes_with_delete},
     {"list stops with the callback's value", test_list_stops_with_the_callbacks_value},
     {"open of a missing mailbox is NOTFOUND", test_open_of_a_missing_mailbox_is_notfound},
     {"append is scanned with flags, keywords, size, mtime",

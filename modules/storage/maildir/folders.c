@@ -275,15 +275,18 @@ int maildir_mailbox_list(struct sluice_storage_user *user, sluice_storage_mailbo
                          struct sluice_error *err)
 {
 	struct maildir_list l = {NULL, 0, 0};
+	struct maildir_special *special = NULL;
 	char **subs = NULL;
-	size_t nsubs = 0;
+	size_t nsubs = 0, nspecial = 0;
 	int ret;
 
 	ret = maildir_list_collect(user, &l, err);
 	if (ret == 0) {
-		/* An unreadable subscriptions file (logged) costs the flags, not the listing. */
+		/* An unreadable subscriptions or special-use file (logged) costs the flags, not
+		 * the listing. */
 		struct sluice_error ignored = SLUICE_ERROR_INIT;
 		maildir_subs_read(user, &subs, &nsubs, &ignored);
+		maildir_special_read(user, &special, &nspecial, &ignored);
 	}
 	if (ret != 0) {
 		maildir_list_free(&l);
@@ -309,6 +312,11 @@ int maildir_mailbox_list(struct sluice_storage_user *user, sluice_storage_mailbo
 		if (s != NULL)
 			s->attrs |= SLUICE_MAILBOX_SUBSCRIBED;
 	}
+	for (size_t i = 0; i < nspecial; i++) {
+		struct maildir_list_entry *s = maildir_list_find(&l, special[i].name);
+		if (s != NULL && s->real)
+			s->attrs |= special[i].bits;
+	}
 	for (size_t i = 0; i < l.count && ret == 0; i++) {
 		uint32_t attrs = l.items[i].attrs;
 		if (!(attrs & SLUICE_MAILBOX_HASCHILDREN))
@@ -322,6 +330,7 @@ int maildir_mailbox_list(struct sluice_storage_user *user, sluice_storage_mailbo
 		if (maildir_list_find(&l, subs[i]) == NULL)
 			ret = cb(ctx, subs[i], SLUICE_MAILBOX_SUBSCRIBED | SLUICE_MAILBOX_NONEXISTENT);
 	maildir_subs_free(subs, nsubs);
+	maildir_special_free(special, nspecial);
 	maildir_list_free(&l);
 	return ret;
 }
@@ -486,6 +495,9 @@ int maildir_mailbox_delete(struct sluice_storage_user *user, const char *name,
 		                     "maildir of %s: could not remove all of %s/%s (was %s): %s",
 		                     user->name, user->root, trash, dir, strerror(errno));
 	free(dir);
+	/* The folder is gone; a stale special use would only mislead (and is logged). */
+	struct sluice_error ignored = SLUICE_ERROR_INIT;
+	maildir_special_forget(user, name, &ignored);
 	return 0;
 }
 
@@ -679,6 +691,7 @@ int maildir_mailbox_rename(struct sluice_storage_user *user, const char *from, c
 		/* The folders moved; stale subscriptions are a nuisance, not a failure. */
 		struct sluice_error ignored = SLUICE_ERROR_INIT;
 		maildir_subs_rename(user, from, to, &ignored);
+		maildir_special_rename(user, from, to, &ignored);
 	}
 out:
 	maildir_subs_free(entries, count);

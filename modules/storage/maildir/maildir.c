@@ -193,6 +193,25 @@ int maildir_file_read(const struct sluice_storage_user *user, int dirfd, const c
 	return 0;
 }
 
+int maildir_file_lines(struct sluice_storage_user *user, const char *name,
+                       int (*line)(void *ctx, char *text, size_t len), void *ctx,
+                       struct sluice_error *err)
+{
+	char *data, *save = NULL;
+	size_t len;
+	int ret = maildir_file_read(user, user->rootfd, user->root, name, &data, &len, err);
+	if (ret == SLUICE_NOTFOUND)
+		return 0;
+	for (char *l = ret == 0 ? strtok_r(data, "\n", &save) : NULL; l != NULL && ret == 0;
+	     l = strtok_r(NULL, "\n", &save)) {
+		size_t n = strcspn(l, "\r");
+		l[n] = '\0';
+		ret = line(ctx, l, n);
+	}
+	free(data);
+	return ret;
+}
+
 /* renameat2(RENAME_NOREPLACE) where the kernel has it, else a checked rename. */
 int maildir_rename_noreplace(int fromfd, const char *from, int tofd, const char *to)
 {
@@ -315,6 +334,7 @@ static const struct sluice_storage_ops maildir_ops = {
     .append_commit = maildir_append_commit,
     .append_abort = maildir_append_abort,
     .mailbox_watch_paths = maildir_mailbox_watch_paths,
+    .mailbox_set_special_use = maildir_mailbox_set_special_use,
 };
 
 SLUICE_MODULE(.kind = SLUICE_KIND_STORAGE, .name = "maildir", .version = MAILDIR_VERSION,

@@ -11,6 +11,7 @@
  *   mutf7.c          modified UTF-7 for folder names on disk (`.Entw&APw-rfe`)
  *   folders.c        canonical names to folder directories, list, create, delete, rename
  *   subscriptions.c  the `subscriptions` file
+ *   specialuse.c     the `sluice-special-use` file (RFC 6154 \Sent, \Trash, ...)
  *   box.c            opening a folder (with repair and tmp/ cleanup), stamp, watch paths, scan
  *   filename.c       message file names: key, `,S=` size, `:2,` info letters
  *   cache.c          the per-box table from message key to current file name
@@ -39,6 +40,7 @@
 #define MAILDIR_KEYWORDS_MAX 26
 #define MAILDIR_KEYWORDS_FILE "dovecot-keywords"
 #define MAILDIR_SUBSCRIPTIONS_FILE "subscriptions"
+#define MAILDIR_SPECIAL_USE_FILE "sluice-special-use"
 #define MAILDIR_FOLDER_MARKER "maildirfolder"
 /* The Maildir spec: tmp/ files untouched for 36 hours are leftovers of a crash. */
 #define MAILDIR_TMP_MAX_AGE (36 * 3600)
@@ -144,6 +146,16 @@ int maildir_file_replace(const struct sluice_storage_user *user, int dirfd, cons
  */
 int maildir_file_read(const struct sluice_storage_user *user, int dirfd, const char *dirlog,
                       const char *name, char **data_r, size_t *len_r, struct sluice_error *err);
+/**
+ * Reads the small control file @p name of the mail root (subscriptions, special uses) and
+ * calls @p line for each of its lines, without the line end (a CR before the LF is cut
+ * too), empty ones included; the callback may change the text in place.
+ * @return 0, also when the file does not exist; the callback's non-zero value (it stops the
+ *         walk); SLUICE_E_IO or SLUICE_E_NOMEM with err filled.
+ */
+int maildir_file_lines(struct sluice_storage_user *user, const char *name,
+                       int (*line)(void *ctx, char *text, size_t len), void *ctx,
+                       struct sluice_error *err);
 /** renameat2(RENAME_NOREPLACE), or a checked renameat where the file system lacks it. */
 int maildir_rename_noreplace(int fromfd, const char *from, int tofd, const char *to);
 /** fsyncs the cur/ of every box of @p user that got links since its last fsync. */
@@ -187,6 +199,27 @@ int maildir_mailbox_subscribe(struct sluice_storage_user *user, const char *name
 /** Renames @p from and its children in the subscriptions, after a mailbox rename. */
 int maildir_subs_rename(struct sluice_storage_user *user, const char *from, const char *to,
                         struct sluice_error *err);
+
+/* specialuse.c */
+
+/* One line of the special-use file: a canonical name and its SLUICE_MAILBOX_SPECIAL_* bits. */
+struct maildir_special {
+	char *name;
+	uint32_t bits;
+};
+
+/** The special uses the file records (malloc'd; free with maildir_special_free). */
+int maildir_special_read(struct sluice_storage_user *user, struct maildir_special **list_r,
+                         size_t *count_r, struct sluice_error *err);
+void maildir_special_free(struct maildir_special *list, size_t count);
+int maildir_mailbox_set_special_use(struct sluice_storage_user *user, const char *name,
+                                    uint32_t special_use, struct sluice_error *err);
+/** Carries the uses of @p from and its children to @p to, after a mailbox rename. */
+int maildir_special_rename(struct sluice_storage_user *user, const char *from, const char *to,
+                           struct sluice_error *err);
+/** Forgets the uses of @p name (not of its children), after a mailbox delete. */
+int maildir_special_forget(struct sluice_storage_user *user, const char *name,
+                           struct sluice_error *err);
 
 /* box.c */
 

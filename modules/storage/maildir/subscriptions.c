@@ -30,50 +30,48 @@ static char *maildir_subs_canonical(const char *s, size_t n)
 	return name;
 }
 
+struct maildir_subs_reading {
+	char **names;
+	size_t count, cap;
+	bool v2, first;
+};
+
+static int maildir_subs_line(void *ctx, char *line, size_t n)
+{
+	struct maildir_subs_reading *r = ctx;
+	bool first = r->first;
+	r->first = false;
+	if (first && strcmp(line, "V\t2") == 0) {
+		r->v2 = true;
+		return 0;
+	}
+	if (n == 0)
+		return 0;
+	if (r->v2)
+		for (size_t i = 0; i < n; i++)
+			if (line[i] == '\t')
+				line[i] = '/';
+	if (r->count == r->cap) {
+		char **bigger = realloc(r->names, (r->cap == 0 ? 16 : r->cap * 2) * sizeof(char *));
+		if (bigger == NULL)
+			return 1; /* keep what was read: a partial list beats none */
+		r->names = bigger;
+		r->cap = r->cap == 0 ? 16 : r->cap * 2;
+	}
+	if ((r->names[r->count] = maildir_subs_canonical(line, n)) == NULL)
+		return 1;
+	r->count++;
+	return 0;
+}
+
 int maildir_subs_read(struct sluice_storage_user *user, char ***names_r, size_t *count_r,
                       struct sluice_error *err)
 {
-	char *data, **names = NULL, *save = NULL;
-	size_t len, count = 0, cap = 0;
-	bool v2 = false, first = true;
-	int ret;
-
-	*names_r = NULL;
-	*count_r = 0;
-	ret = maildir_file_read(user, user->rootfd, user->root, MAILDIR_SUBSCRIPTIONS_FILE, &data,
-	                        &len, err);
-	if (ret == SLUICE_NOTFOUND)
-		return 0;
-	if (ret != 0)
-		return ret;
-	for (char *line = strtok_r(data, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save), first = false) {
-		size_t n = strcspn(line, "\r");
-		if (first && strcmp(line, "V\t2") == 0) {
-			v2 = true;
-			continue;
-		}
-		if (n == 0)
-			continue;
-		if (v2)
-			for (size_t i = 0; i < n; i++)
-				if (line[i] == '\t')
-					line[i] = '/';
-		if (count == cap) {
-			char **bigger =
-			    realloc(names, (cap = cap == 0 ? 16 : cap * 2) * sizeof(char *));
-			if (bigger == NULL)
-				break;
-			names = bigger;
-		}
-		if ((names[count] = maildir_subs_canonical(line, n)) == NULL)
-			break;
-		count++;
-	}
-	free(data);
-	*names_r = names;
-	*count_r = count;
-	return 0;
+	struct maildir_subs_reading r = {.first = true};
+	int ret = maildir_file_lines(user, MAILDIR_SUBSCRIPTIONS_FILE, maildir_subs_line, &r, err);
+	*names_r = r.names;
+	*count_r = r.count;
+	return ret > 0 ? 0 : ret;
 }
 
 static int maildir_subs_write(struct sluice_storage_user *user, char **names, size_t count,
