@@ -11,7 +11,7 @@ deadline, and each connection must still answer correctly afterwards.
 import re
 import time
 
-from sluice_testlib import Imap
+from sluice_testlib import Imap, sluicectl_json
 
 MESSAGES = 3000
 FETCHERS = 50
@@ -88,8 +88,14 @@ def test_fifty_queued_fetches_hold_no_thread(start_sluice):
             assert r.status == "OK", r
         print("throttle outcomes", outcomes)
         assert outcomes["ok"] + outcomes["limit"] == FETCHERS
-        # The FETCHes really queued (a parked command is logged at debug level).
+        # The FETCHes really queued (a parked command is logged at debug level), and the
+        # administrator's view agrees: nothing runs or waits now, and how many waited.
         assert "waits for policy throttle" in server.log()
+        (mod,) = [m for m in sluicectl_json(server, "status")["modules"] if m["name"] == "throttle"]
+        fig = mod["figures"]
+        assert fig["fetch_per_user"] == 1 and fig["running_fetch"] == 0 and fig["queue_fetch"] == 0
+        assert fig["waited_fetch"] >= 1
+        assert fig["refused_fetch_wait"] == outcomes["limit"]
     finally:
         for c in conns:
             c.close()

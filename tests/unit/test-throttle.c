@@ -327,6 +327,59 @@ static void test_reload_with_a_higher_limit_wakes_the_queue(void)
 	stop();
 }
 
+/* The figures sluicectl shows, collected by name. */
+struct figures {
+	char keys[32][64];
+	int64_t values[32];
+	size_t n;
+};
+
+static void collect(void *ctx, const char *key, int64_t value)
+{
+	struct figures *f = ctx;
+	if (f->n < 32) {
+		snprintf(f->keys[f->n], sizeof(f->keys[0]), "%s", key);
+		f->values[f->n++] = value;
+	}
+}
+
+static int64_t figure(const struct figures *f, const char *key)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->keys[i], key) == 0)
+			return f->values[i];
+	CU_FAIL("a figure is missing");
+	return -1;
+}
+
+static void test_report_shows_limits_queues_and_counters(void)
+{
+	struct figures f = {0};
+
+	start("fetch_per_user=1;fetch_wait=40s;search_per_user=1");
+	CU_ASSERT_EQUAL(fetch(1, "ann"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(fetch(2, "ann"), SLUICE_WAIT);
+	CU_ASSERT_EQUAL(fetch(3, "ann"), SLUICE_WAIT);
+	CU_ASSERT_EQUAL(ask(4, "ann", "SEARCH", "INBOX", "ALL"), SLUICE_DECLINED);
+	CU_ASSERT_EQUAL(ask(5, "ann", "SEARCH", "INBOX", "TEXT \"a\""), SLUICE_WAIT);
+	CU_ASSERT_EQUAL(ask(6, "ann", "SEARCH", "INBOX", "TEXT \"a\""), SLUICE_WAIT);
+	atomic_fetch_add(&th_clock, 40000);
+	CU_ASSERT_EQUAL(fetch(3, "ann"), SLUICE_E_REFUSED);
+	th_ops->report(th_module.modctx, collect, &f);
+	CU_ASSERT_EQUAL(figure(&f, "fetch_per_user"), 1);
+	CU_ASSERT_EQUAL(figure(&f, "fetch_wait_ms"), 40000);
+	CU_ASSERT_EQUAL(figure(&f, "running_fetch"), 1);
+	CU_ASSERT_EQUAL(figure(&f, "queue_fetch"), 1);
+	CU_ASSERT_EQUAL(figure(&f, "waited_fetch"), 2);
+	CU_ASSERT_EQUAL(figure(&f, "refused_fetch_wait"), 1);
+	CU_ASSERT_EQUAL(figure(&f, "running_search"), 1);
+	CU_ASSERT_EQUAL(figure(&f, "queue_search"), 1); /* the repeat replaced its copy */
+	CU_ASSERT_EQUAL(figure(&f, "dropped_repeated_search"), 1);
+	for (uint64_t id = 1; id <= 6; id++)
+		gone(id, "ann");
+	stop();
+}
+
 static void test_a_server_without_session_wake_is_refused(void)
 {
 	void *conf = NULL;
@@ -372,6 +425,7 @@ static CU_TestInfo th_tests[] = {
     {"same SEARCH elsewhere is not a repeat", test_same_search_elsewhere_is_not_a_repeat},
     {"disconnect frees slots and queue places", test_disconnect_frees_slots_and_queue_places},
     {"reload with a higher limit wakes the queue", test_reload_with_a_higher_limit_wakes_the_queue},
+    {"report shows limits, queues and counters", test_report_shows_limits_queues_and_counters},
     {"a server without session_wake is refused", test_a_server_without_session_wake_is_refused},
     CU_TEST_INFO_NULL,
 };

@@ -423,11 +423,43 @@ static void throttle_disconnect(void *modctx, const struct sluice_policy_conn *c
 	th_release(modctx, conn->id);
 }
 
+/* What sluicectl status shows: the limits, what runs and waits now, and what happened. */
+static void throttle_report(void *modctx, void (*emit)(void *ctx, const char *key, int64_t value),
+                            void *ctx)
+{
+	struct throttle *th = modctx;
+	static const char *const keys[TH_CLASSES][7] = {
+	    {"fetch_per_user", "fetch_total", "fetch_wait_ms", "running_fetch", "queue_fetch",
+	     "waited_fetch", "refused_fetch_wait"},
+	    {"search_per_user", "search_total", "search_wait_ms", "running_search", "queue_search",
+	     "waited_search", "refused_search_wait"},
+	};
+	int64_t figures[TH_CLASSES][7];
+
+	pthread_mutex_lock(&th->lock);
+	for (int c = 0; c < TH_CLASSES; c++) {
+		figures[c][0] = th->limits[c].per_user;
+		figures[c][1] = th->limits[c].total;
+		figures[c][2] = (int64_t)th->limits[c].wait_ms;
+		figures[c][3] = th->queues[c].running;
+		figures[c][4] = (int64_t)th->queues[c].length;
+		figures[c][5] = (int64_t)th->waited[c];
+		figures[c][6] = (int64_t)th->timed_out[c];
+	}
+	int64_t dropped = (int64_t)th->dropped_duplicates;
+	pthread_mutex_unlock(&th->lock);
+	for (int c = 0; c < TH_CLASSES; c++)
+		for (int i = 0; i < 7; i++)
+			emit(ctx, keys[c][i], figures[c][i]);
+	emit(ctx, "dropped_repeated_search", dropped);
+}
+
 static const struct sluice_policy_ops throttle_ops = {
     .size = sizeof(struct sluice_policy_ops),
     .command_begin = throttle_command_begin,
     .command_end = throttle_command_end,
     .disconnect = throttle_disconnect,
+    .report = throttle_report,
 };
 
 /* ---- life cycle -------------------------------------------------------------------------- */
