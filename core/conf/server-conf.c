@@ -70,6 +70,9 @@ const struct sluice_setting server_settings_table[] = {
     SLUICE_SETTING_BOOL("copy_keeps_metadata", S, copy_keeps_metadata, "yes",
                         "COPY and MOVE keep flags, keywords and INTERNALDATE; no gives "
                         "copies no flags and the time of the copy"),
+    SLUICE_SETTING_BOOL("imap_id", S, imap_id, "yes",
+                        "answer ID (RFC 2971) with the server's name and version; no answers "
+                        "ID NIL, telling clients nothing about the software"),
     SLUICE_SETTING_BOOL("imap_idle", S, imap_idle, "yes",
                         "offer IDLE (RFC 2177): new mail, expunges and flag changes are "
                         "pushed to waiting clients; no removes it from CAPABILITY"),

@@ -66,6 +66,7 @@ struct server_settings {
 	const struct sluice_cidr_list *plaintext_auth_networks;
 	unsigned mailbox_delimiter; /**< 0 for '.', 1 for '/' */
 	bool copy_keeps_metadata;   /**< COPY and MOVE keep flags, keywords and INTERNALDATE */
+	bool imap_id;               /**< ID names the server and its version */
 	bool imap_idle;             /**< IDLE is offered */
 	uint64_t imap_idle_timeout; /**< ms a client may stay in IDLE without a word */
 	const char *control_socket; /**< sluicectl's UNIX socket; "" = none */

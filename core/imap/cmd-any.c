@@ -80,7 +80,11 @@ void cmd_id(struct session *s, const struct imap_command *cmd)
 		cmd_bad_arguments(s, cmd, "NIL or (\"field\" \"value\" ...)");
 		return;
 	}
-	session_printf(s, "* ID (\"name\" \"Sluice\" \"version\" \"%s\")\r\n", SLUICE_VERSION);
+	/* RFC 2971 lets a server say nothing about itself; some sites prefer that. */
+	if (s->conf->s.imap_id)
+		session_printf(s, "* ID (\"name\" \"Sluice\" \"version\" \"%s\")\r\n", SLUICE_VERSION);
+	else
+		session_write(s, "* ID NIL\r\n", 10);
 	session_tagged(s, cmd->tag, "OK", NULL, "ID completed.");
 }
 

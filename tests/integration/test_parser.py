@@ -106,7 +106,16 @@ def test_id_command_answers_with_server_id(sluice):
     with sluice.connect() as c:
         r = c.cmd('ID ("name" "pytest")')
     assert r.status == "OK", r
-    assert any(l.startswith("* ID ") for l in r.untagged), r
+    assert len(r.untagged) == 1 and r.untagged[0].startswith('* ID ("name" "Sluice" "version" "'), r
+
+
+def test_id_can_be_switched_off_and_then_says_nothing(start_sluice):
+    server = start_sluice(settings={"imap_id": "no"})
+    with server.connect() as c:
+        r = c.cmd('ID ("name" "pytest")')
+        assert r.status == "OK", r
+        assert r.untagged == ["* ID NIL"], r
+        assert "ID" in c.capabilities()  # the command stays; only the answer is empty
 
 
 def test_nul_byte_in_command_is_bad(sluice):
