@@ -2,7 +2,9 @@
 
 mbsync pulls a whole account into a local Maildir, a second run transfers nothing, and
 changes made locally (a flag, a new message) are pushed back and seen over IMAP. Then the
-Maildir mbsync wrote is served by Sluice itself, as mail written by another program.
+Maildir mbsync wrote is served by Sluice itself, as mail written by another program. A
+last round changes both sides at once (new mail, a flag and a deletion on the server, a
+deletion locally), syncs, and checks each change arrived and a further run changes nothing.
 """
 import hashlib
 import imaplib
@@ -107,3 +109,37 @@ def test_mbsync_two_way_sync_and_serving_its_maildir(start_sluice, tool, tls_fil
     for subject in (b"msg 0", b"msg 1", b"msg 2", b"written offline"):
         assert subject in text, text
     assert text.count(b"\\Seen") == 1 and text.count(b"\\Flagged") == 1, text
+
+    # Round two, changes on both sides at once: on the server a new message, a flag and a
+    # deletion; locally a deletion.
+    c = imaplib.IMAP4(HOST, server.plain_port)
+    c.login("demo", "demo")
+    c.select("INBOX")
+    c.append("INBOX", None, None, b"Subject: arrived later\r\nFrom: b@example.org\r\n\r\nnew\r\n")
+    c.uid("STORE", "1", "+FLAGS", "(\\Answered)")
+    c.uid("STORE", "3", "+FLAGS", "(\\Deleted)")
+    c.expunge()
+    c.logout()
+    local_victim = next(p for p in (local / "INBOX").glob("*/*") if ",U=2" in p.name)
+    local_victim.unlink()
+    run_mbsync(tool, rc)
+
+    names = [p.name for p in (local / "INBOX").glob("*/*")]
+    assert not any(",U=3" in n for n in names), names  # the server's deletion came down
+    answered = next(n for n in names if ",U=1" in n)
+    assert answered.split(":2,")[1] == "RS", answered  # \Answered came down, \Seen kept
+    bodies = b"".join(p.read_bytes() for p in (local / "INBOX").glob("*/*"))
+    assert b"Subject: arrived later" in bodies  # the server's new mail came down
+
+    c = imaplib.IMAP4(HOST, server.plain_port)
+    c.login("demo", "demo")
+    c.select("INBOX")
+    typ, data = c.uid("SEARCH", "ALL")
+    uids = data[0].split()
+    c.logout()
+    assert b"2" not in uids and b"3" not in uids, uids  # the local deletion went up
+    assert len(uids) == 3, uids  # 1, "written offline" and "arrived later"
+
+    before = snapshot(local)
+    run_mbsync(tool, rc)
+    assert snapshot(local) == before, "a run after the two-sided changes changed the copy again"
