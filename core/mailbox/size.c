@@ -67,15 +67,8 @@ static int size_of_file(int fd, uint64_t *size_r)
 
 static const struct mailbox_msg *size_view_find(const struct mailbox *box, uint32_t uid)
 {
-	uint32_t lo = 0, hi = box->count;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (box->msgs[mid].uid < uid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < box->count && box->msgs[lo].uid == uid ? &box->msgs[lo] : NULL;
+	int64_t i = mailbox_find_uid(box, uid);
+	return i >= 0 ? &box->msgs[i] : NULL;
 }
 
 /* Reads the messages whose size is unknown, adds them up and caches what it found. */
