@@ -13,8 +13,10 @@
  * held whole in memory; it is copied from there into the storage's descriptor, in the
  * kernel where the file systems allow.
  *
- * When the target is the selected mailbox the session's view is refreshed afterwards, so
- * the client hears of the new message as `* n EXISTS` before the tagged answer.
+ * When the target is the selected mailbox the session's view is refreshed afterwards from
+ * the index (not by scanning the Maildir again), so the client hears of the new message as
+ * `* n EXISTS` before the tagged answer, and a burst of APPENDs into a large selected folder
+ * costs no full scan each.
  */
 #include "imap/commands.h"
 
@@ -292,7 +294,7 @@ void cmd_append(struct session *s, const struct imap_command *cmd)
 	}
 	notify_mailbox_changed(mu->user.name, canonical);
 	if (selected)
-		cmd_refresh_selected(s);
+		cmd_refresh_selected_after_own_change(s);
 	char code[64];
 	snprintf(code, sizeof(code), "APPENDUID %u %u", validity, uid);
 	session_tagged(s, cmd->tag, "OK", code, "Append completed.");

@@ -270,7 +270,7 @@ static void copy_command(struct session *s, const struct imap_command *cmd, bool
 		}
 	}
 	if (into_selected && job.done > 0)
-		cmd_refresh_selected(s);
+		cmd_refresh_selected_after_own_change(s);
 	session_tagged(s, cmd->tag, "OK", uidcode, "%s completed.", what);
 out:
 	buf_free(&code);

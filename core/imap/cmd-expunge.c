@@ -37,7 +37,7 @@ void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch)
 		session_printf(s, "* %u EXPUNGE\r\n", ch->expunged[i]);
 }
 
-void cmd_refresh_selected(struct session *s)
+static void refresh_selected(struct session *s, bool index_only)
 {
 	struct mailbox *box = s->selected;
 	struct sluice_error err = SLUICE_ERROR_INIT;
@@ -45,7 +45,8 @@ void cmd_refresh_selected(struct session *s)
 	uint32_t before = box->count, recent = box->recent;
 	uint64_t highest = box->highestmodseq;
 
-	if (mailbox_refresh(box, &ch, &err) < 0) {
+	int r = index_only ? mailbox_refresh_from_index(box, &ch, &err) : mailbox_refresh(box, &ch, &err);
+	if (r < 0) {
 		/* The view stays as it was; the next command that refreshes tries again. */
 		log_warning("cannot refresh %s: %s", box->name, err.msg);
 		return;
@@ -69,6 +70,16 @@ void cmd_refresh_selected(struct session *s)
 	if ((s->enabled & SESSION_ENABLED_CONDSTORE) && box->highestmodseq != highest)
 		session_printf(s, "* OK [HIGHESTMODSEQ %llu] Highest mailbox MODSEQ.\r\n",
 		               (unsigned long long)box->highestmodseq);
+}
+
+void cmd_refresh_selected(struct session *s)
+{
+	refresh_selected(s, false);
+}
+
+void cmd_refresh_selected_after_own_change(struct session *s)
+{
+	refresh_selected(s, true);
 }
 
 void cmd_expunge(struct session *s, const struct imap_command *cmd)

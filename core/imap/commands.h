@@ -119,6 +119,9 @@ void cmd_send_expunged(struct session *s, const struct mailbox_changes *ch);
  * "* n FETCH (UID u FLAGS (...))" for each message whose flags others changed.
  */
 void cmd_refresh_selected(struct session *s);
+/** The same after the session's own APPEND or COPY into the selected mailbox: the view comes
+ *  from the index (mailbox_refresh_from_index), so a large Maildir is not scanned again. */
+void cmd_refresh_selected_after_own_change(struct session *s);
 /* cmd-qresync.c: QRESYNC's SELECT parameter and answer (RFC 7162 3.2.5) */
 struct cmd_qresync {
 	uint32_t uidvalidity;

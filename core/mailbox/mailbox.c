@@ -416,6 +416,32 @@ static bool view_has_unclaimed(const struct mailbox *box)
 }
 
 /* Everything that happens inside the write transaction. */
+/*
+ * Index only: messages this session's APPEND or COPY left unclaimed become its \Recent. A
+ * message a delivery agent left in new/ and an EXAMINE indexed unclaimed is claimed here
+ * too without leaving new/, so a later scan may show it as \Recent once more: harmless,
+ * and rarer than the full scan per APPEND this spares.
+ */
+static int sync_claim_from_index(struct sync *sy)
+{
+	for (uint32_t i = 0; i < sy->box->count; i++) {
+		struct mailbox_msg *m = &sy->box->msgs[i];
+		if (!(m->flags & MAILBOX_INDEX_UNCLAIMED))
+			continue;
+		struct sluice_index_message rec;
+		int r = sy->ix->message_get(sy->txn, sy->box->name, m->uid, &rec, sy->err);
+		if (r != 0)
+			return r < 0 ? r : 0; /* gone meanwhile: the next full refresh says so */
+		rec.flags &= ~MAILBOX_INDEX_UNCLAIMED;
+		if ((r = sy->ix->message_put(sy->txn, sy->box->name, &rec, sy->err)) != 0)
+			return r;
+		m->flags = (m->flags & ~MAILBOX_INDEX_UNCLAIMED) | MAILBOX_MSG_RECENT;
+		sy->box->recent++;
+	}
+	return 0;
+}
+
+/* With @p stamp NULL the view is loaded from the index alone (mailbox_refresh_from_index). */
 static int sync_run(struct sync *sy, const uint8_t stamp[32])
 {
 	struct mailbox *box = sy->box;
@@ -429,8 +455,10 @@ static int sync_run(struct sync *sy, const uint8_t stamp[32])
 	if (r < 0)
 		return r;
 
-	bool scan = created || memcmp(stamp, sy->state.storage_stamp, 32) != 0 ||
-	            (sy->claim && view_has_unclaimed(box));
+	bool scan = created || (stamp != NULL && (memcmp(stamp, sy->state.storage_stamp, 32) != 0 ||
+	                                          (sy->claim && view_has_unclaimed(box))));
+	if (!scan && stamp == NULL && sy->claim && (r = sync_claim_from_index(sy)) < 0)
+		return r;
 	if (scan) {
 		if ((r = sync_hash_build(sy)) < 0)
 			return r;
@@ -462,8 +490,8 @@ static void log_corrupt(const struct mailbox *box)
 	          box->user->user.name, box->name);
 }
 
-int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool claim_recent,
-                 struct mailbox **box_r, struct sluice_error *err)
+static int mailbox_open_with(struct mail_user *mu, const char *name, bool readonly, bool claim_recent,
+                             bool index_only, struct mailbox **box_r, struct sluice_error *err)
 {
 	*box_r = NULL;
 	struct mailbox *box = calloc(1, sizeof(*box));
@@ -476,7 +504,7 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 
 	uint8_t stamp[32];
 	int r = mu->storage_ops->mailbox_open(mu->storage, name, &box->sbox, err);
-	if (r == 0)
+	if (r == 0 && !index_only)
 		r = mu->storage_ops->mailbox_stamp(box->sbox, stamp, err);
 	if (r != 0) {
 		mailbox_close(&box);
@@ -486,7 +514,7 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 	struct sync sy = {.box = box, .ix = mu->index_ops, .claim = claim_recent, .err = err};
 	r = sy.ix->txn_begin(mu->index, true, &sy.txn, err);
 	if (r == 0) {
-		r = sync_run(&sy, stamp);
+		r = sync_run(&sy, index_only ? NULL : stamp);
 		if (r == 0)
 			r = sy.ix->txn_commit(sy.txn, err);
 		else
@@ -506,6 +534,12 @@ int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool cla
 	}
 	*box_r = box;
 	return 0;
+}
+
+int mailbox_open(struct mail_user *mu, const char *name, bool readonly, bool claim_recent,
+                 struct mailbox **box_r, struct sluice_error *err)
+{
+	return mailbox_open_with(mu, name, readonly, claim_recent, false, box_r, err);
 }
 
 /* ---- APPEND, COPY, MOVE, EXPUNGE -------------------------------------------------------- */
@@ -665,11 +699,13 @@ static bool list_add(uint32_t **list, uint32_t *n, uint32_t cap, uint32_t v)
 	return true;
 }
 
-int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err)
+static int mailbox_refresh_with(struct mailbox *box, bool index_only, struct mailbox_changes *ch,
+                                struct sluice_error *err)
 {
 	memset(ch, 0, sizeof(*ch));
 	struct mailbox *nb;
-	int r = mailbox_open(box->user, box->name, box->readonly, !box->readonly, &nb, err);
+	int r = mailbox_open_with(box->user, box->name, box->readonly, !box->readonly, index_only,
+	                          &nb, err);
 	if (r != 0)
 		return r > 0 ? SLUICE_E_INTERNAL : r;
 	uint32_t j = 0;
@@ -703,6 +739,17 @@ int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct slui
 	*nb = old;
 	mailbox_close(&nb);
 	return 0;
+}
+
+int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err)
+{
+	return mailbox_refresh_with(box, false, ch, err);
+}
+
+int mailbox_refresh_from_index(struct mailbox *box, struct mailbox_changes *ch,
+                               struct sluice_error *err)
+{
+	return mailbox_refresh_with(box, true, ch, err);
 }
 
 void mailbox_changes_free(struct mailbox_changes *ch)

@@ -174,6 +174,17 @@ int mailbox_expunge_uids(struct mailbox *box, const struct seqset *uids, bool on
  * client learns the new MODSEQ.
  */
 int mailbox_refresh(struct mailbox *box, struct mailbox_changes *ch, struct sluice_error *err);
+/**
+ * Like mailbox_refresh, but takes the view from the index alone, without asking the storage
+ * what changed (messages the index leaves unclaimed still become this session's \Recent):
+ * for a session that has just added messages
+ * itself (APPEND, COPY) and must show them. The storage's stamp stays as it was, so the next
+ * mailbox_refresh still scans for what other programs did; a scan of a large folder after
+ * every APPEND is what this avoids (a Maildir that changed in the last seconds is always
+ * scanned in full).
+ */
+int mailbox_refresh_from_index(struct mailbox *box, struct mailbox_changes *ch,
+                               struct sluice_error *err);
 /** Frees the lists of @p ch and empties it. */
 void mailbox_changes_free(struct mailbox_changes *ch);
 
