@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -53,6 +54,10 @@ static void listener_on_event(struct ev_source *src, uint32_t events)
 		}
 		if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0)
 			memset(&local, 0, sizeof(local));
+		/* Answers are whole lines written at once; Nagle's algorithm would hold a small
+		 * one (the greeting, a TLS record) until the client's delayed ACK, ~40 ms. */
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		session_accept(fd, &remote, &local, l->conf);
 	}
 }

@@ -18,6 +18,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,28 @@
 #define MAILDIR_RACY_SECS 2
 
 static atomic_uint_fast64_t maildir_racy_counter;
+static pthread_once_t maildir_racy_once = PTHREAD_ONCE_INIT;
+
+/* Stamps are kept in the index across restarts: a counter that started at 1 in every process
+ * could repeat a value a previous process stored and make a changed folder look unchanged.
+ * It starts at a random point instead. */
+static void maildir_racy_seed(void)
+{
+	uint64_t seed = 0;
+	if (getentropy(&seed, sizeof(seed)) != 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	atomic_store(&maildir_racy_counter, seed | 1); /* never 0, which means "not racy" */
+}
+
+static uint64_t maildir_racy_next(void)
+{
+	pthread_once(&maildir_racy_once, maildir_racy_seed);
+	uint64_t v = atomic_fetch_add(&maildir_racy_counter, 1) + 1;
+	return v != 0 ? v : atomic_fetch_add(&maildir_racy_counter, 1) + 1;
+}
 
 static int maildir_open_sub(struct sluice_storage_box *box, const char *sub, int *fd_r,
                             struct sluice_error *err)
@@ -213,7 +236,7 @@ int maildir_mailbox_stamp(struct sluice_storage_box *box, uint8_t stamp_r[32],
 	if (snew.st_mtim.tv_sec >= now.tv_sec - MAILDIR_RACY_SECS ||
 	    scur.st_mtim.tv_sec >= now.tv_sec - MAILDIR_RACY_SECS ||
 	    skw.st_mtim.tv_sec >= now.tv_sec - MAILDIR_RACY_SECS)
-		racy = atomic_fetch_add(&maildir_racy_counter, 1) + 1;
+		racy = maildir_racy_next();
 	put_u64(stamp_r, ts_ns(&snew.st_mtim));
 	put_u64(stamp_r + 8, ts_ns(&scur.st_mtim));
 	put_u64(stamp_r + 16, ts_ns(&skw.st_mtim) ^ (uint64_t)skw.st_ino);
