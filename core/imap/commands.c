@@ -206,11 +206,11 @@ static char *args_text(const struct imap_arg *args, size_t count)
 	return text;
 }
 
-static void command_policy_view(const struct session *s, const struct imap_command *cmd,
+static void command_policy_view(const struct session *s, const char *tag,
 				struct sluice_policy_command *pc)
 {
 	*pc = (struct sluice_policy_command){
-	    .tag = cmd->tag,
+	    .tag = tag,
 	    .name = s->policy_name,
 	    .mailbox = s->selected != NULL ? s->selected->name : NULL,
 	    .args = s->policy_args != NULL ? s->policy_args : "",
@@ -228,7 +228,7 @@ static bool command_admit_and_run(struct session *s, const struct imap_command *
 	struct sluice_error err = SLUICE_ERROR_INIT;
 	struct sluice_policy_command pc;
 
-	command_policy_view(s, cmd, &pc);
+	command_policy_view(s, cmd->tag, &pc);
 	int r = policy_command_begin(s, &pc, &s->policy_next, &err);
 	if (r == SLUICE_WAIT) {
 		s->waiting = true;
@@ -284,12 +284,8 @@ void commands_end_deferred(struct session *s, const char *tag)
 	if (!s->policy_end_deferred)
 		return;
 	s->policy_end_deferred = false;
-	struct sluice_policy_command pc = {
-	    .tag = tag,
-	    .name = s->policy_name,
-	    .mailbox = s->selected != NULL ? s->selected->name : NULL,
-	    .args = "",
-	};
+	struct sluice_policy_command pc;
+	command_policy_view(s, tag, &pc); /* its arguments are gone by now: args is "" */
 	policy_command_end(s, &pc, s->policy_next);
 }
 

@@ -81,18 +81,23 @@ static void session_on_socket(struct ev_source *src, uint32_t events)
 	session_schedule((struct session *)src, why);
 }
 
+/* The registered session with id @p id, or NULL. Call with server.sessions_lock held: it
+ * keeps the session from being freed until the lock is released. */
+static struct session *session_find_locked(uint64_t id)
+{
+	for (struct session *s = server.sessions; s != NULL; s = s->reg_next)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
 int session_wake(uint64_t id, uint64_t at_ms)
 {
-	int r = SLUICE_NOTFOUND;
 	pthread_mutex_lock(&server.sessions_lock);
-	for (struct session *s = server.sessions; s != NULL; s = s->reg_next) {
-		if (s->id != id)
-			continue;
-		r = 0;
-		if (at_ms == 0) {
-			session_schedule(s, SESSION_EV_WAKE);
-			break;
-		}
+	struct session *s = session_find_locked(id);
+	if (s != NULL && at_ms == 0) {
+		session_schedule(s, SESSION_EV_WAKE);
+	} else if (s != NULL) {
 		pthread_mutex_lock(&s->lock);
 		bool arm = !s->closed && (s->wait_due == 0 || at_ms < s->wait_due);
 		if (arm)
@@ -100,10 +105,9 @@ int session_wake(uint64_t id, uint64_t at_ms)
 		pthread_mutex_unlock(&s->lock);
 		if (arm)
 			ev_timer_set(&s->wait_timer, at_ms);
-		break;
 	}
 	pthread_mutex_unlock(&server.sessions_lock);
-	return r;
+	return s != NULL ? 0 : SLUICE_NOTFOUND;
 }
 
 void session_schedule(struct session *s, unsigned events)
@@ -954,7 +958,6 @@ int session_request_close(uint64_t id, const char *resp_code, const char *text, 
 	char *line = resp_code != NULL ? text_printf("* BYE [%s] %s\r\n", resp_code, text)
 	                               : text_printf("* BYE %s\r\n", text);
 	char *reason = strdup(why);
-	struct session *found = NULL;
 	int rc = SLUICE_NOTFOUND;
 
 	if (line == NULL || reason == NULL) {
@@ -963,9 +966,7 @@ int session_request_close(uint64_t id, const char *resp_code, const char *text, 
 		return SLUICE_E_NOMEM;
 	}
 	pthread_mutex_lock(&server.sessions_lock);
-	for (struct session *s = server.sessions; s != NULL && found == NULL; s = s->reg_next)
-		if (s->id == id)
-			found = s;
+	struct session *found = session_find_locked(id);
 	if (found != NULL) {
 		pthread_mutex_lock(&found->lock);
 		if (!found->closed && !found->close_requested) {
