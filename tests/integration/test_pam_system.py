@@ -283,8 +283,20 @@ def test_demo_auth_pam_serves_the_machines_accounts(tmp_path, accounts, binaries
 
 
 def test_demo_auth_pam_explains_why_it_needs_root(tmp_path):
-    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                        str(REPO / "tools" / "demo"), "--auth", "pam", "--dir", str(tmp_path)],
-                       capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    # nobody must be able to reach the script even when the checkout sits in a private
+    # folder (mktemp -d): the refusal comes before the script looks at anything beside it.
+    public = pathlib.Path(tempfile.mkdtemp(prefix="sluice-demo-"))
+    try:
+        public.chmod(0o755)
+        (public / "tools").mkdir(mode=0o755)
+        demo = public / "tools" / "demo"
+        shutil.copy2(REPO / "tools" / "demo", demo)
+        demo.chmod(0o755)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            str(demo), "--auth", "pam", "--dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=30,
+                           stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(public, ignore_errors=True)
     assert r.returncode == 2, r
     assert "must run as root" in r.stderr and "uid 1000" in r.stderr, r.stderr
